@@ -1,0 +1,45 @@
+# Every target bootstraps what it needs: uv (installed into .tools/ with pip when
+# it is not on PATH), then .venv synced from the committed uv.lock.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export UV_COMPILE_BYTECODE := 1
+
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := .tools/bin/uv
+endif
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: help run test lint format
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+.tools/bin/uv:
+	@echo "uv not found on PATH: installing it into .tools/ with pip"
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+run: $(VENV)/.synced ## migrate, then serve on http://$(HOST):$(PORT) (SQLite + in-process cache by default)
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m service serve
+
+test: $(VENV)/.synced ## run the whole test suite
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.synced ## ruff lint + format check, mypy strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(VENV)/.synced ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
