@@ -1,0 +1,516 @@
+"""Typed, validated stack configuration.
+
+``StackConfig.load()`` reads ``pulumi.Config`` once; ``StackConfig.from_values``
+does the same work from a plain mapping so every rule is unit-testable without
+the Pulumi runtime. Every error is a ``ConfigError`` naming the key, the value
+and what is allowed.
+
+``CONFIG_KEYS`` is the single list of project keys: ``Pulumi.yaml`` declares the
+same keys with the same types, descriptions and defaults (a test compares them).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, Final, Literal, TypeAlias, cast
+
+PROJECT: Final = "fastapi-on-aws"
+
+Compute: TypeAlias = Literal["fargate", "lambda"]
+NatStrategy: TypeAlias = Literal["single", "per-az", "none"]
+CpuArchitecture: TypeAlias = Literal["x86_64", "arm64"]
+ConfigValue: TypeAlias = str | int | bool
+
+
+class ConfigError(ValueError):
+    """A configuration value was missing, malformed or out of range."""
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """One project config key: its camelCase name, type, default and meaning."""
+
+    name: str
+    kind: type[str] | type[int] | type[bool]
+    default: ConfigValue
+    description: str
+
+    @property
+    def schema_type(self) -> str:
+        """The ``type`` Pulumi.yaml's config schema uses for this key."""
+        return {str: "string", int: "integer", bool: "boolean"}[self.kind]
+
+
+CONFIG_KEYS: Final[tuple[KeySpec, ...]] = (
+    # Shape and environment.
+    KeySpec("compute", str, "fargate", "Compute shape: fargate (ECS behind an ALB) or lambda."),
+    KeySpec("production", bool, False, "Production stack: turns on the prod-only safety rules."),
+    # Network.
+    KeySpec("azCount", int, 2, "Availability zones to spread subnets across (2-3)."),
+    KeySpec("vpcCidr", str, "10.10.0.0/16", "IPv4 CIDR of the VPC (prefix /16 to /24)."),
+    KeySpec("natStrategy", str, "single", "NAT gateways: single, per-az or none."),
+    KeySpec("vpcEndpoints", bool, False, "Create VPC endpoints (required when natStrategy=none)."),
+    KeySpec("flowLogs", bool, False, "Send VPC flow logs to CloudWatch Logs."),
+    KeySpec("cpuArchitecture", str, "x86_64", "CPU architecture of image and compute."),
+    KeySpec("logRetentionDays", int, 14, "CloudWatch Logs retention in days (an allowed value)."),
+    KeySpec("protectData", bool, False, "Pulumi protect=True on the database and the cache."),
+    # Database.
+    KeySpec("dbInstanceClass", str, "db.t4g.micro", "RDS instance class."),
+    KeySpec("dbAllocatedStorageGb", int, 20, "RDS allocated storage in GiB (20-65536)."),
+    KeySpec("dbMaxAllocatedStorageGb", int, 100, "RDS storage autoscaling ceiling in GiB."),
+    KeySpec("dbEngineVersion", str, "16", "PostgreSQL major version (pinned)."),
+    KeySpec("dbMultiAz", bool, False, "RDS Multi-AZ deployment."),
+    KeySpec("dbBackupRetentionDays", int, 1, "RDS automated backup retention (1-35 days)."),
+    KeySpec("dbDeletionProtection", bool, False, "RDS deletion protection."),
+    KeySpec("dbSkipFinalSnapshot", bool, True, "Skip the final snapshot when the DB is deleted."),
+    # Cache.
+    KeySpec("cacheNodeType", str, "cache.t4g.micro", "ElastiCache node type."),
+    KeySpec("cacheNodeCount", int, 1, "ElastiCache nodes (primary + replicas, 1-6)."),
+    KeySpec("cacheEngineVersion", str, "7.1", "Redis engine version (pinned)."),
+    KeySpec("cacheSnapshotRetentionDays", int, 0, "ElastiCache snapshot retention (0-35 days)."),
+    # Service settings passed to the application.
+    KeySpec("logLevel", str, "INFO", "Service LOG_LEVEL."),
+    KeySpec("corsOrigins", str, "", "Service CORS_ORIGINS: comma-separated http(s) origins."),
+    KeySpec("cacheTtlSeconds", int, 60, "Service CACHE_TTL_SECONDS."),
+    # Fargate shape.
+    KeySpec("taskCpu", int, 256, "Fargate task CPU units (a valid Fargate cpu/memory pair)."),
+    KeySpec("taskMemory", int, 512, "Fargate task memory in MiB (a valid Fargate pair)."),
+    KeySpec("desiredCount", int, 1, "ECS service desired task count."),
+    KeySpec("minCount", int, 1, "Autoscaling minimum task count."),
+    KeySpec("maxCount", int, 2, "Autoscaling maximum task count."),
+    KeySpec("containerInsights", bool, False, "ECS Container Insights on the cluster."),
+    KeySpec("certificateArn", str, "", "ACM certificate ARN for the HTTPS listener."),
+    KeySpec("allowHttp", bool, True, "Serve plain HTTP when there is no certificate."),
+    KeySpec("cpuTargetPercent", int, 60, "Autoscaling target CPU utilisation (10-90 %)."),
+    KeySpec("requestsPerTarget", int, 500, "Autoscaling target ALB requests per task."),
+    KeySpec("healthCheckGraceSeconds", int, 60, "ECS health check grace period (0-3600 s)."),
+    # Lambda shape.
+    KeySpec("lambdaMemoryMb", int, 1024, "Lambda memory in MB (128-10240)."),
+    KeySpec("lambdaTimeoutSeconds", int, 20, "Lambda timeout (1-29 s, under the API's 30 s)."),
+    KeySpec("lambdaReservedConcurrency", int, -1, "Lambda reserved concurrency (-1 = none)."),
+    KeySpec("apiThrottleRate", int, 50, "HTTP API stage steady-state requests per second."),
+    KeySpec("apiThrottleBurst", int, 100, "HTTP API stage burst limit."),
+)
+
+_SPECS: Final = {spec.name: spec for spec in CONFIG_KEYS}
+
+# Provider keys read from the ``aws`` namespace.
+REGION_KEY: Final = "aws:region"
+ALLOWED_ACCOUNTS_KEY: Final = "aws:allowedAccountIds"
+
+# https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
+LOG_RETENTION_DAYS: Final = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545,
+    731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+
+def _steps(low: int, high: int, step: int) -> tuple[int, ...]:
+    return tuple(range(low, high + 1, step))
+
+
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html
+FARGATE_PAIRS: Final[Mapping[int, tuple[int, ...]]] = {
+    256: (512, 1024, 2048),
+    512: _steps(1024, 4096, 1024),
+    1024: _steps(2048, 8192, 1024),
+    2048: _steps(4096, 16384, 1024),
+    4096: _steps(8192, 30720, 1024),
+    8192: _steps(16384, 61440, 4096),
+    16384: _steps(32768, 122880, 8192),
+}
+
+POSTGRES_MAJOR_VERSIONS: Final = ("13", "14", "15", "16", "17")
+REDIS_ENGINE_VERSIONS: Final = ("6.2", "7.0", "7.1")
+LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+_DB_CLASS = re.compile(r"^db\.[a-z][a-z0-9-]*\.[a-z0-9]+$")
+_CACHE_NODE = re.compile(r"^cache\.[a-z][a-z0-9-]*\.[a-z0-9]+$")
+_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+_STACK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
+
+
+def _fail(key: str, value: object, allowed: str) -> ConfigError:
+    return ConfigError(f"config key {key!r} has invalid value {value!r}: {allowed}")
+
+
+def _coerce(spec: KeySpec, raw: object) -> ConfigValue:
+    """Turn a config value (Pulumi hands every value over as a string) into its type."""
+    if spec.kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
+            return raw.strip().lower() == "true"
+        raise _fail(spec.name, raw, "expected a boolean (true or false)")
+    if spec.kind is int:
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and re.fullmatch(r"\s*-?\d+\s*", raw):
+            return int(raw)
+        raise _fail(spec.name, raw, "expected an integer")
+    if isinstance(raw, str):
+        return raw.strip()
+    raise _fail(spec.name, raw, "expected a string")
+
+
+def _account_ids(raw: object) -> tuple[str, ...]:
+    """Parse ``aws:allowedAccountIds`` (a list, or its JSON text as Pulumi passes it)."""
+    if raw is None or raw == "":
+        return ()
+    value = raw
+    if isinstance(raw, str):
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise _fail(ALLOWED_ACCOUNTS_KEY, raw, "expected a list of 12-digit ids") from exc
+    if not isinstance(value, list) or not value:
+        raise _fail(ALLOWED_ACCOUNTS_KEY, raw, "expected a non-empty list of 12-digit ids")
+    ids = tuple(str(item) for item in value)
+    for account in ids:
+        if not _ACCOUNT.fullmatch(account):
+            raise _fail(ALLOWED_ACCOUNTS_KEY, account, "each account id must be 12 digits")
+    return ids
+
+
+def _one_of(key: str, value: object, allowed: Sequence[object]) -> None:
+    if value not in allowed:
+        raise _fail(key, value, "allowed: " + ", ".join(str(item) for item in allowed))
+
+
+def _between(key: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise _fail(key, value, f"allowed: an integer from {low} to {high}")
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Every setting of one stack, typed and validated; build with ``load``/``from_values``."""
+
+    stack: str
+    region: str
+    allowed_account_ids: tuple[str, ...]
+    compute: Compute
+    production: bool
+    az_count: int
+    vpc_cidr: str
+    nat_strategy: NatStrategy
+    vpc_endpoints: bool
+    flow_logs: bool
+    cpu_architecture: CpuArchitecture
+    log_retention_days: int
+    protect_data: bool
+    db_instance_class: str
+    db_allocated_storage_gb: int
+    db_max_allocated_storage_gb: int
+    db_engine_version: str
+    db_multi_az: bool
+    db_backup_retention_days: int
+    db_deletion_protection: bool
+    db_skip_final_snapshot: bool
+    cache_node_type: str
+    cache_node_count: int
+    cache_engine_version: str
+    cache_snapshot_retention_days: int
+    log_level: str
+    cors_origins: tuple[str, ...]
+    cache_ttl_seconds: int
+    task_cpu: int
+    task_memory: int
+    desired_count: int
+    min_count: int
+    max_count: int
+    container_insights: bool
+    certificate_arn: str
+    allow_http: bool
+    cpu_target_percent: int
+    requests_per_target: int
+    health_check_grace_seconds: int
+    lambda_memory_mb: int
+    lambda_timeout_seconds: int
+    lambda_reserved_concurrency: int
+    api_throttle_rate: int
+    api_throttle_burst: int
+
+    # ----------------------------------------------------------------- loading
+
+    @classmethod
+    def load(cls) -> StackConfig:
+        """Read and validate the current stack's config (call once, in ``__main__``)."""
+        import pulumi
+        from pulumi.runtime import config as runtime_config
+
+        project = pulumi.Config(PROJECT)
+        values: dict[str, object] = {}
+        for spec in CONFIG_KEYS:
+            raw = project.get(spec.name)
+            if raw is not None:
+                values[spec.name] = raw
+        # A misspelt key would otherwise fall back to its default without a word.
+        present = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+        for full_key, raw_value in present.items():
+            namespace, _, key = full_key.partition(":")
+            if namespace == PROJECT and key not in _SPECS:
+                values[key] = raw_value
+        aws = pulumi.Config("aws")
+        for provider_key in (REGION_KEY, ALLOWED_ACCOUNTS_KEY):
+            raw = aws.get(provider_key.partition(":")[2])
+            if raw is not None:
+                values[provider_key] = raw
+        return cls.from_values(pulumi.get_stack(), values)
+
+    @classmethod
+    def from_values(cls, stack: str, values: Mapping[str, object]) -> StackConfig:
+        """Build from camelCase project keys plus ``aws:region``/``aws:allowedAccountIds``."""
+        if not _STACK.fullmatch(stack):
+            raise _fail("stack", stack, "letters, digits, '.', '_' or '-', at most 64")
+        unknown = sorted(key for key in values if key not in _SPECS and key not in _PROVIDER_KEYS)
+        if unknown:
+            raise ConfigError(
+                f"unknown config key(s) {', '.join(map(repr, unknown))}: allowed keys are "
+                + ", ".join(spec.name for spec in CONFIG_KEYS)
+                + f", {REGION_KEY}, {ALLOWED_ACCOUNTS_KEY}"
+            )
+        typed = {
+            spec.name: _coerce(spec, values[spec.name]) if spec.name in values else spec.default
+            for spec in CONFIG_KEYS
+        }
+        region = values.get(REGION_KEY)
+        if not isinstance(region, str) or not _REGION.fullmatch(region):
+            raise _fail(REGION_KEY, region, "set it in Pulumi.<stack>.yaml, e.g. eu-west-1")
+
+        # _coerce has already given every value its declared type.
+        def text(key: str) -> str:
+            return cast(str, typed[key])
+
+        def number(key: str) -> int:
+            return cast(int, typed[key])
+
+        def flag(key: str) -> bool:
+            return cast(bool, typed[key])
+
+        cors = tuple(origin.strip() for origin in text("corsOrigins").split(",") if origin.strip())
+        config = cls(
+            stack=stack,
+            region=region,
+            allowed_account_ids=_account_ids(values.get(ALLOWED_ACCOUNTS_KEY)),
+            compute=text("compute"),  # type: ignore[arg-type]  # checked in _validate
+            production=flag("production"),
+            az_count=number("azCount"),
+            vpc_cidr=text("vpcCidr"),
+            nat_strategy=text("natStrategy"),  # type: ignore[arg-type]  # checked in _validate
+            vpc_endpoints=flag("vpcEndpoints"),
+            flow_logs=flag("flowLogs"),
+            cpu_architecture=text("cpuArchitecture"),  # type: ignore[arg-type]  # checked below
+            log_retention_days=number("logRetentionDays"),
+            protect_data=flag("protectData"),
+            db_instance_class=text("dbInstanceClass"),
+            db_allocated_storage_gb=number("dbAllocatedStorageGb"),
+            db_max_allocated_storage_gb=number("dbMaxAllocatedStorageGb"),
+            db_engine_version=text("dbEngineVersion"),
+            db_multi_az=flag("dbMultiAz"),
+            db_backup_retention_days=number("dbBackupRetentionDays"),
+            db_deletion_protection=flag("dbDeletionProtection"),
+            db_skip_final_snapshot=flag("dbSkipFinalSnapshot"),
+            cache_node_type=text("cacheNodeType"),
+            cache_node_count=number("cacheNodeCount"),
+            cache_engine_version=text("cacheEngineVersion"),
+            cache_snapshot_retention_days=number("cacheSnapshotRetentionDays"),
+            log_level=text("logLevel").upper(),
+            cors_origins=cors,
+            cache_ttl_seconds=number("cacheTtlSeconds"),
+            task_cpu=number("taskCpu"),
+            task_memory=number("taskMemory"),
+            desired_count=number("desiredCount"),
+            min_count=number("minCount"),
+            max_count=number("maxCount"),
+            container_insights=flag("containerInsights"),
+            certificate_arn=text("certificateArn"),
+            allow_http=flag("allowHttp"),
+            cpu_target_percent=number("cpuTargetPercent"),
+            requests_per_target=number("requestsPerTarget"),
+            health_check_grace_seconds=number("healthCheckGraceSeconds"),
+            lambda_memory_mb=number("lambdaMemoryMb"),
+            lambda_timeout_seconds=number("lambdaTimeoutSeconds"),
+            lambda_reserved_concurrency=number("lambdaReservedConcurrency"),
+            api_throttle_rate=number("apiThrottleRate"),
+            api_throttle_burst=number("apiThrottleBurst"),
+        )
+        config._validate()
+        return config
+
+    # -------------------------------------------------------------- validation
+
+    def _validate(self) -> None:
+        self._validate_shape_and_network()
+        self._validate_data()
+        self._validate_service()
+        self._validate_compute()
+        if self.production:
+            self._validate_production()
+
+    def _validate_shape_and_network(self) -> None:
+        _one_of("compute", self.compute, ("fargate", "lambda"))
+        _between("azCount", self.az_count, 2, 3)
+        try:
+            network = ipaddress.ip_network(self.vpc_cidr, strict=True)
+        except ValueError as exc:
+            raise _fail("vpcCidr", self.vpc_cidr, "an IPv4 network such as 10.10.0.0/16") from exc
+        if network.version != 4 or not 16 <= network.prefixlen <= 24 or not network.is_private:
+            raise _fail("vpcCidr", self.vpc_cidr, "a private IPv4 network, prefix /16 to /24")
+        _one_of("natStrategy", self.nat_strategy, ("single", "per-az", "none"))
+        if self.nat_strategy == "none" and not self.vpc_endpoints:
+            raise _fail(
+                "vpcEndpoints",
+                self.vpc_endpoints,
+                "must be true when natStrategy is 'none' (private subnets need a way to "
+                "reach ECR, CloudWatch Logs and SSM)",
+            )
+        _one_of("cpuArchitecture", self.cpu_architecture, ("x86_64", "arm64"))
+        _one_of("logRetentionDays", self.log_retention_days, LOG_RETENTION_DAYS)
+
+    def _validate_data(self) -> None:
+        if not _DB_CLASS.fullmatch(self.db_instance_class):
+            raise _fail("dbInstanceClass", self.db_instance_class, "like db.t4g.micro")
+        _between("dbAllocatedStorageGb", self.db_allocated_storage_gb, 20, 65536)
+        if not self.db_allocated_storage_gb <= self.db_max_allocated_storage_gb <= 65536:
+            raise _fail(
+                "dbMaxAllocatedStorageGb",
+                self.db_max_allocated_storage_gb,
+                f"from dbAllocatedStorageGb ({self.db_allocated_storage_gb}) to 65536",
+            )
+        _one_of("dbEngineVersion", self.db_engine_version, POSTGRES_MAJOR_VERSIONS)
+        _between("dbBackupRetentionDays", self.db_backup_retention_days, 1, 35)
+        if not _CACHE_NODE.fullmatch(self.cache_node_type):
+            raise _fail("cacheNodeType", self.cache_node_type, "like cache.t4g.micro")
+        _between("cacheNodeCount", self.cache_node_count, 1, 6)
+        _one_of("cacheEngineVersion", self.cache_engine_version, REDIS_ENGINE_VERSIONS)
+        _between("cacheSnapshotRetentionDays", self.cache_snapshot_retention_days, 0, 35)
+
+    def _validate_service(self) -> None:
+        _one_of("logLevel", self.log_level, LOG_LEVELS)
+        for origin in self.cors_origins:
+            if not _ORIGIN.fullmatch(origin):
+                raise _fail("corsOrigins", origin, "comma-separated origins like https://a.b")
+        _between("cacheTtlSeconds", self.cache_ttl_seconds, 1, 86400)
+
+    def _validate_compute(self) -> None:
+        _one_of("taskCpu", self.task_cpu, tuple(FARGATE_PAIRS))
+        memories = FARGATE_PAIRS[self.task_cpu]
+        if self.task_memory not in memories:
+            raise _fail(
+                "taskMemory",
+                self.task_memory,
+                f"with taskCpu {self.task_cpu} allowed: {memories[0]}-{memories[-1]} "
+                f"in steps of {memories[1] - memories[0]} MiB",
+            )
+        _between("minCount", self.min_count, 1, 100)
+        _between("maxCount", self.max_count, self.min_count, 100)
+        _between("desiredCount", self.desired_count, self.min_count, self.max_count)
+        if self.certificate_arn and not _ACM_ARN.fullmatch(self.certificate_arn):
+            raise _fail(
+                "certificateArn",
+                self.certificate_arn,
+                "an ACM ARN arn:aws:acm:<region>:<account>:certificate/<id>, or empty",
+            )
+        _between("cpuTargetPercent", self.cpu_target_percent, 10, 90)
+        _between("requestsPerTarget", self.requests_per_target, 1, 100000)
+        _between("healthCheckGraceSeconds", self.health_check_grace_seconds, 0, 3600)
+        _between("lambdaMemoryMb", self.lambda_memory_mb, 128, 10240)
+        _between("lambdaTimeoutSeconds", self.lambda_timeout_seconds, 1, 29)
+        if self.lambda_reserved_concurrency != -1 and self.lambda_reserved_concurrency < 1:
+            raise _fail(
+                "lambdaReservedConcurrency",
+                self.lambda_reserved_concurrency,
+                "-1 (unreserved) or a positive integer",
+            )
+        _between("apiThrottleRate", self.api_throttle_rate, 1, 10000)
+        _between("apiThrottleBurst", self.api_throttle_burst, 1, 5000)
+
+    def _validate_production(self) -> None:
+        """Rules that only apply when ``production`` is true (INVARIANTS B9, B13, C3-C5)."""
+        if not self.allowed_account_ids:
+            raise _fail(
+                ALLOWED_ACCOUNTS_KEY,
+                None,
+                "a production stack must list the AWS account ids it may deploy to",
+            )
+        required: tuple[tuple[str, object, object], ...] = (
+            ("dbMultiAz", self.db_multi_az, True),
+            ("dbDeletionProtection", self.db_deletion_protection, True),
+            ("dbSkipFinalSnapshot", self.db_skip_final_snapshot, False),
+            ("protectData", self.protect_data, True),
+        )
+        for key, value, expected in required:
+            if value != expected:
+                raise _fail(key, value, f"a production stack requires {str(expected).lower()}")
+        minimums = (
+            ("dbBackupRetentionDays", self.db_backup_retention_days, 7),
+            ("cacheNodeCount", self.cache_node_count, 2),
+            ("cacheSnapshotRetentionDays", self.cache_snapshot_retention_days, 1),
+            ("logRetentionDays", self.log_retention_days, 365),
+        )
+        for key, number, minimum in minimums:
+            if number < minimum:
+                raise _fail(key, number, f"a production stack requires at least {minimum}")
+        if not self.certificate_arn and not self.allow_http:
+            raise _fail(
+                "certificateArn",
+                self.certificate_arn,
+                "a production stack needs an ACM certificate ARN unless allowHttp is true",
+            )
+
+    # ------------------------------------------------------------- derivations
+
+    @property
+    def is_prod(self) -> bool:
+        """Whether prod-only rules apply (the ``production`` key)."""
+        return self.production
+
+    @property
+    def docker_platform(self) -> str:
+        """The ``docker build --platform`` spelling of the CPU architecture."""
+        return {"x86_64": "linux/amd64", "arm64": "linux/arm64"}[self.cpu_architecture]
+
+    @property
+    def ecs_cpu_architecture(self) -> str:
+        """The ECS ``runtimePlatform.cpuArchitecture`` spelling (X86_64 or ARM64)."""
+        return {"x86_64": "X86_64", "arm64": "ARM64"}[self.cpu_architecture]
+
+    @property
+    def lambda_architecture(self) -> str:
+        """The Lambda ``architectures`` spelling (x86_64 or arm64)."""
+        return self.cpu_architecture
+
+    @property
+    def image_target(self) -> str:
+        """The Dockerfile target the compute shape runs."""
+        return "service" if self.compute == "fargate" else "lambda"
+
+    @property
+    def service_environment(self) -> str:
+        """The service's ``ENVIRONMENT`` value (docs/contracts.md)."""
+        return "production" if self.production else "staging"
+
+    @property
+    def ssm_prefix(self) -> str:
+        """Where this stack's SSM parameters live."""
+        return f"/{PROJECT}/{self.stack}"
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Tags every taggable resource carries (INVARIANT C7)."""
+        return {"project": PROJECT, "stack": self.stack, "compute": self.compute}
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain field dictionary (for tests and debugging; holds no secret)."""
+        return {field.name: getattr(self, field.name) for field in fields(self)}
+
+
+_PROVIDER_KEYS: Final = (REGION_KEY, ALLOWED_ACCOUNTS_KEY)
