@@ -1,0 +1,135 @@
+"""One error envelope for every 4xx/5xx.
+
+``{"error": {"code", "message", "request_id", "details"?}}``, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from service.logging import request_id_var
+
+# Stable, machine-readable codes; anything unlisted derives from the HTTP phrase.
+CODES: dict[int, str] = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+def error_code(status_code: int) -> str:
+    """The envelope ``code`` for an HTTP status."""
+    if status_code in CODES:
+        return CODES[status_code]
+    phrase = _phrase(status_code)
+    return phrase.lower().replace(" ", "_").replace("-", "_") if phrase else "error"
+
+
+def error_body(
+    code: str, message: str, request_id: str | None, details: Any = None
+) -> dict[str, Any]:
+    """The envelope as a dict."""
+    error: dict[str, Any] = {"code": code, "message": message, "request_id": request_id}
+    if details is not None:
+        error["details"] = details
+    return {"error": error}
+
+
+def error_response(
+    status_code: int,
+    message: str,
+    *,
+    code: str | None = None,
+    details: Any = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """A JSON response carrying the envelope and the current request id."""
+    body = error_body(code or error_code(status_code), message, request_id_var.get(), details)
+    return Response(
+        content=json.dumps(body, separators=(",", ":"), default=str).encode(),
+        status_code=status_code,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def _phrase(status_code: int) -> str:
+    try:
+        return HTTPStatus(status_code).phrase
+    except ValueError:
+        return ""
+
+
+def _http_exception_message(request: Request, exc: StarletteHTTPException) -> str:
+    detail = exc.detail
+    default_phrase = _phrase(exc.status_code)
+    if isinstance(detail, str) and detail and detail != default_phrase:
+        return detail
+    # The router raises bare 404/405s; say exactly what did not match.
+    if exc.status_code == 404:
+        return f"No route matches {request.method} {request.url.path}"
+    if exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        suffix = f"; allowed: {allowed}" if allowed else ""
+        return f"Method {request.method} is not allowed on {request.url.path}{suffix}"
+    return default_phrase or "Error"
+
+
+async def http_exception_handler(request: Request, exc: Exception) -> Response:
+    """Routing errors and explicit HTTPExceptions."""
+    assert isinstance(exc, StarletteHTTPException)
+    return error_response(
+        exc.status_code, _http_exception_message(request, exc), headers=exc.headers
+    )
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    # Inputs are left out on purpose: they can be large or hold secrets.
+    return [
+        {
+            "loc": [str(part) for part in error["loc"]],
+            "message": error["msg"].removeprefix("Value error, "),
+            "type": error["type"],
+        }
+        for error in exc.errors()
+    ]
+
+
+async def validation_exception_handler(request: Request, exc: Exception) -> Response:
+    """422 with one entry per invalid field in ``details``."""
+    assert isinstance(exc, RequestValidationError)
+    errors = _field_errors(exc)
+    message = "invalid request"
+    if errors:
+        where = ".".join(errors[0]["loc"])
+        message = f"{where}: {errors[0]['message']}" if where else str(errors[0]["message"])
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more)"
+    return error_response(422, message, details=errors)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the envelope for HTTP errors and validation errors.
+
+    Unhandled exceptions become 500s in the request middleware, which sits
+    outside FastAPI's exception layer and so also sees errors raised there.
+    """
+    app.add_exception_handler(StarletteHTTPException, http_exception_handler)
+    app.add_exception_handler(RequestValidationError, validation_exception_handler)

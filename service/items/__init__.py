@@ -1,0 +1,1 @@
+"""The example domain: items with a name, a description and a price."""

@@ -1,0 +1,127 @@
+"""``/api/v1/items``: list, get (read-through cached), create, update, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query
+from starlette.responses import Response
+
+from service.deps import CacheDep, SessionDep, SettingsDep, TokenDep
+from service.items.repository import ItemRepository
+from service.items.schemas import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    ItemCreate,
+    ItemPublic,
+    ItemsPage,
+    ItemUpdate,
+)
+
+router = APIRouter(prefix="/api/v1/items", tags=["items"])
+
+# PostgreSQL INTEGER bounds: a larger id could never exist, and would overflow the driver.
+MAX_ID = 2**31 - 1
+ItemId = Annotated[int, Path(ge=1, le=MAX_ID, description="The item's id")]
+_AUTH_RESPONSES: dict[int | str, dict[str, str]] = {
+    401: {"description": "Missing or invalid bearer token"}
+}
+
+
+def cache_key(item_id: int) -> str:
+    """The Redis key of an item's cached representation."""
+    return f"items:{item_id}"
+
+
+def _not_found(item_id: int) -> HTTPException:
+    return HTTPException(status_code=404, detail=f"Item {item_id} not found")
+
+
+@router.get("", response_model=ItemsPage, summary="List items, oldest first")
+async def list_items(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+) -> ItemsPage:
+    """A page of items and the total count."""
+    items, total = await ItemRepository(session).list(limit=limit, offset=offset)
+    return ItemsPage(
+        items=[ItemPublic.model_validate(item) for item in items],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get(
+    "/{item_id}",
+    response_model=ItemPublic,
+    responses={404: {"description": "No such item"}},
+    summary="Get one item (cached)",
+)
+async def get_item(
+    item_id: ItemId, session: SessionDep, cache: CacheDep, settings: SettingsDep
+) -> Response:
+    """Serve from the cache when possible; otherwise load, cache and return."""
+    key = cache_key(item_id)
+    cached = await cache.get(key)
+    if cached is not None:
+        return Response(content=cached, media_type="application/json")
+    item = await ItemRepository(session).get(item_id)
+    if item is None:
+        raise _not_found(item_id)
+    body = ItemPublic.model_validate(item).model_dump_json().encode()
+    await cache.set(key, body, settings.cache_ttl_seconds)
+    return Response(content=body, media_type="application/json")
+
+
+@router.post(
+    "",
+    response_model=ItemPublic,
+    status_code=201,
+    dependencies=[TokenDep],
+    responses=_AUTH_RESPONSES,
+    summary="Create an item",
+)
+async def create_item(data: ItemCreate, session: SessionDep) -> ItemPublic:
+    """Insert a new item."""
+    item = await ItemRepository(session).create(data)
+    return ItemPublic.model_validate(item)
+
+
+@router.patch(
+    "/{item_id}",
+    response_model=ItemPublic,
+    dependencies=[TokenDep],
+    responses={**_AUTH_RESPONSES, 404: {"description": "No such item"}},
+    summary="Update the fields sent",
+)
+async def update_item(
+    item_id: ItemId, data: ItemUpdate, session: SessionDep, cache: CacheDep
+) -> ItemPublic:
+    """Change an item, then drop its cached copy."""
+    repository = ItemRepository(session)
+    item = await repository.get(item_id)
+    if item is None:
+        raise _not_found(item_id)
+    item = await repository.update(item, data)
+    await cache.delete(cache_key(item_id))
+    return ItemPublic.model_validate(item)
+
+
+@router.delete(
+    "/{item_id}",
+    status_code=204,
+    dependencies=[TokenDep],
+    responses={**_AUTH_RESPONSES, 404: {"description": "No such item"}},
+    summary="Delete an item",
+)
+async def delete_item(item_id: ItemId, session: SessionDep, cache: CacheDep) -> Response:
+    """Remove an item and its cached copy."""
+    repository = ItemRepository(session)
+    item = await repository.get(item_id)
+    if item is None:
+        raise _not_found(item_id)
+    await repository.delete(item)
+    await cache.delete(cache_key(item_id))
+    return Response(status_code=204)

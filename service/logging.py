@@ -1,0 +1,90 @@
+"""Structured JSON logs on stdout: one object per line, each carrying the request id."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from contextvars import ContextVar
+from typing import Any
+
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+# Set by the request middleware; read by every log line emitted while a request runs.
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+def _add_request_id(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    request_id = request_id_var.get()
+    if request_id is not None:
+        event_dict.setdefault("request_id", request_id)
+    return event_dict
+
+
+class StdoutLogger:
+    """Writes each rendered line to the *current* ``sys.stdout``.
+
+    structlog's PrintLogger binds the stream when the logger is created; looking
+    it up per write keeps logs visible to anything that swaps stdout (pytest).
+    """
+
+    def msg(self, message: str) -> None:
+        """Write one line and flush, so container log drivers see it at once."""
+        stream = sys.stdout
+        stream.write(message + "\n")
+        stream.flush()
+
+    log = debug = info = warning = warn = error = critical = exception = fatal = msg
+
+
+def _logger_factory(*_: Any) -> StdoutLogger:
+    return StdoutLogger()
+
+
+def _shared_processors() -> list[Processor]:
+    return [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
+        _add_request_id,
+    ]
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Configure structlog and route the stdlib loggers (uvicorn, alembic) through it."""
+    numeric_level = logging.getLevelNamesMapping()[level.upper()]
+    structlog.configure(
+        processors=[
+            *_shared_processors(),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
+        logger_factory=_logger_factory,
+        # Not cached, so reconfiguring (tests, a new level) takes effect; the hot
+        # path (the access log) binds a concrete logger once per app instead.
+        cache_logger_on_first_use=False,
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *_shared_processors()],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(numeric_level)
+    # Our middleware writes the access log; uvicorn's own would duplicate it.
+    logging.getLogger("uvicorn.access").disabled = True
+    for name in ("uvicorn", "uvicorn.error", "alembic"):
+        logging.getLogger(name).handlers = []
+        logging.getLogger(name).propagate = True
+
+
+def get_logger(name: str) -> Any:
+    """A lazily configured structlog logger tagged with the component name."""
+    return structlog.get_logger(component=name)

@@ -1,0 +1,62 @@
+"""The application factory. Nothing is created at import time; the lifespan owns I/O."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from service.cache import create_cache
+from service.config import Settings, load_settings
+from service.db import create_engine, create_sessionmaker
+from service.errors import install_error_handlers
+from service.health import router as health_router
+from service.items.router import router as items_router
+from service.logging import configure_logging
+from service.middleware import RequestContextMiddleware
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; ``settings`` defaults to :func:`load_settings` (env + SSM)."""
+    settings = settings or load_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.cache = create_cache(settings)
+        try:
+            yield
+        finally:
+            await app.state.cache.close()
+            await engine.dispose()
+
+    docs = settings.docs_enabled
+    app = FastAPI(
+        title="fastapi-on-aws",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(items_router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID"],
+            max_age=600,
+        )
+    # Added last, so it is the outermost layer and sees every response (CORS too).
+    app.add_middleware(RequestContextMiddleware)
+    return app

@@ -1,0 +1,1 @@
+"""Alembic migrations (async env) and the advisory-locked runner."""
