@@ -1,0 +1,159 @@
+"""Contract tests between the Fargate shape (infra/) and the service (service/).
+
+The infra side and the service side are built separately; these tests import
+both and check the facts each relies on (docs/contracts.md): the liveness
+route and port the load balancer probes, and the settings the container is
+given.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from infra import task_definition as td
+from service.config import Settings, env_name
+from service.main import create_app
+
+# Settings the Fargate container deliberately leaves at the service's default,
+# each with the reason. A new Settings field makes the exact-match test below
+# fail until someone decides whether the container must set it.
+LEFT_AT_DEFAULT = {
+    "DATABASE_POOL_SIZE": "the service's pool sizing suits one uvicorn worker per task",
+    "DATABASE_MAX_OVERFLOW": "as above",
+    "CACHE_TIMEOUT_SECONDS": "service-side latency budget, not an infrastructure fact",
+    "READINESS_TIMEOUT_SECONDS": "as above",
+    "MIGRATE_ON_START": "true by default: `serve` must migrate before it listens",
+    # The Lambda shape's mechanism; Fargate injects values via secrets[].valueFrom.
+    "API_TOKEN_SSM_PARAMETER": "Lambda only",
+    "DATABASE_PASSWORD_SSM_PARAMETER": "Lambda only",
+    "REDIS_PASSWORD_SSM_PARAMETER": "Lambda only",
+}
+
+FAKE_SECRETS = {
+    "API_TOKEN": "t" * 48,
+    "DATABASE_PASSWORD": "p" * 32,
+    "REDIS_PASSWORD": "r" * 64,
+}
+
+
+def closed_port() -> int:
+    """A local TCP port nothing listens on (bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def container_environment(production: bool) -> dict[str, str]:
+    """The plain environment the Fargate task gives the container."""
+    return td.service_environment(
+        production=production,
+        database_address="db.internal.example",
+        redis_endpoint="cache.internal.example",
+        log_level="INFO",
+        cors_origins=["https://app.example"],
+        cache_ttl_seconds=120,
+    )
+
+
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No Settings variable leaks in from the machine running the tests."""
+    for field in Settings.model_fields:
+        monkeypatch.delenv(env_name(field), raising=False)
+    return monkeypatch
+
+
+def settings_variables() -> set[str]:
+    """Every environment variable ``Settings`` reads."""
+    return {env_name(field) for field in Settings.model_fields}
+
+
+def test_a2_container_variables_are_exactly_what_settings_reads() -> None:
+    """A2/B7: environment + secrets = Settings' variables minus the documented defaults.
+
+    ``Settings`` ignores unknown variables (``extra="ignore"``), so a misspelt
+    variable in the task definition would silently do nothing: only this
+    exact comparison catches it.
+    """
+    given = set(container_environment(production=False)) | set(td.SECRET_VARIABLES)
+    assert not set(LEFT_AT_DEFAULT) - settings_variables(), "stale LEFT_AT_DEFAULT entry"
+    assert given == settings_variables() - set(LEFT_AT_DEFAULT)
+
+
+def test_b7_secret_variables_are_the_settings_secret_fields() -> None:
+    """B7: what the infra injects via valueFrom is exactly the service's secret fields."""
+    secret_fields = {
+        name for name, info in Settings.model_fields.items() if "SecretStr" in str(info.annotation)
+    }
+    assert {env_name(name) for name in secret_fields} == set(td.SECRET_VARIABLES)
+
+
+@pytest.mark.parametrize("production", [False, True], ids=["dev", "prod"])
+def test_container_settings_are_accepted_by_the_service(
+    production: bool, clean_environment: pytest.MonkeyPatch
+) -> None:
+    """The container's variables load into valid Settings, on the container port."""
+    for name, value in {**container_environment(production), **FAKE_SECRETS}.items():
+        clean_environment.setenv(name, value)
+    settings = Settings()
+    assert settings.environment == ("production" if production else "staging")
+    assert settings.port == td.CONTAINER_PORT
+    assert settings.host == "0.0.0.0"  # noqa: S104 - the value under test
+    assert settings.cors_origins == ["https://app.example"]
+    assert settings.cache_ttl_seconds == 120
+    assert settings.migrate_on_start is True
+    assert settings.redis_url == "rediss://cache.internal.example:6379/0"
+    url = settings.sqlalchemy_url()
+    assert (url.drivername, url.username, url.port, url.database) == (
+        "postgresql+asyncpg",
+        "app",
+        5432,
+        "app",
+    )
+    assert url.password == FAKE_SECRETS["DATABASE_PASSWORD"]
+    assert url.query.get("ssl") == "require"
+
+
+def test_a2_liveness_route_is_a_declared_get_route_of_the_app() -> None:
+    """A2: the target group's and the container's probe path is a GET route the app declares."""
+    schema = create_app(Settings(environment="test")).openapi()
+    assert "get" in schema["paths"][td.HEALTH_CHECK_PATH]
+
+
+async def test_a2_liveness_answers_200_with_no_database_or_cache_reachable(
+    clean_environment: pytest.MonkeyPatch,
+) -> None:
+    """A2: /health answers 200 while PostgreSQL and Redis are unreachable, migrations unrun.
+
+    The container's real environment (staging), with DATABASE_URL and
+    REDIS_URL pointed at closed local ports: if liveness touched a
+    dependency, an outage of the database would get every task killed.
+    """
+    environment = {**container_environment(production=False), **FAKE_SECRETS}
+    environment["DATABASE_URL"] = (
+        f"postgresql+asyncpg://app@127.0.0.1:{closed_port()}/app?ssl=disable"
+    )
+    environment["REDIS_URL"] = f"redis://127.0.0.1:{closed_port()}/0"
+    for name, value in environment.items():
+        clean_environment.setenv(name, value)
+    app = create_app(Settings())
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://task") as client:
+            response = await client.get(td.HEALTH_CHECK_PATH, timeout=5)
+            # The same app really cannot reach its database: readiness says so.
+            ready = await client.get("/health/ready", timeout=5)
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert ready.status_code == 503
+
+
+def test_a2_health_check_command_probes_the_served_port_and_path() -> None:
+    """A2: the container health check calls the port Settings serves on and the liveness path."""
+    probe = " ".join(td.health_check_command())
+    assert f"http://127.0.0.1:{Settings(environment='test').port}{td.HEALTH_CHECK_PATH}'" in probe
