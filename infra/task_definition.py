@@ -47,6 +47,9 @@ _DIGEST_PINNED = re.compile(r"^[^\s@]+@sha256:[0-9a-f]{64}$")
 _SSM_PARAMETER_ARN = re.compile(r"^arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter/[\w./-]+$")
 _KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+$")
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$"
+)
 
 
 def ecs_cpu_architecture(cpu_architecture: str) -> str:
@@ -88,6 +91,10 @@ def service_environment(
     cache_ttl_seconds: int,
 ) -> dict[str, str]:
     """The non-secret settings of docs/contracts.md, as the container's environment."""
+    for what, host in (("database address", database_address), ("Redis endpoint", redis_endpoint)):
+        # An unresolved or empty endpoint would otherwise end up as "None" in a URL.
+        if not isinstance(host, str) or not _HOSTNAME.match(host):
+            raise ValueError(f"the {what} must be a host name, got {host!r}")
     return {
         # Non-production stacks run "staging": the app still refuses default
         # secrets and SQLite there, which is the point of a dev stack on AWS.

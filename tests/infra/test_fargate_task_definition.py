@@ -313,3 +313,17 @@ def test_request_count_label_is_built_from_the_arn_suffixes() -> None:
     )
     with pytest.raises(ValueError, match="application load balancer"):
         td.request_count_resource_label(tg, tg)
+
+
+@pytest.mark.parametrize("bad", ["", "None:5432", "db host", None])
+def test_environment_refuses_an_unresolved_endpoint(bad: Any) -> None:
+    """An empty or unresolved endpoint never turns into a URL like postgresql://app@None."""
+    with pytest.raises(ValueError, match="database address must be a host name"):
+        td.service_environment(
+            production=False,
+            database_address=bad,
+            redis_endpoint="cache.example",
+            log_level="INFO",
+            cors_origins=[],
+            cache_ttl_seconds=60,
+        )
