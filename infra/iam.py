@@ -71,3 +71,22 @@ def assume_role_policy(
 def to_json(document: PolicyDocument) -> str:
     """Serialise a document deterministically (stable diffs between previews)."""
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
+
+
+def flow_logs_policy(log_group_arn: str, region: str, account_id: str) -> PolicyDocument:
+    """What VPC Flow Logs needs to deliver to one CloudWatch log group."""
+    return policy(
+        [
+            statement(
+                ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                [log_group_arn, f"{log_group_arn}:*"],
+                sid="WriteFlowLogs",
+            ),
+            # DescribeLogGroups cannot be scoped to one group: it lists by prefix.
+            statement(
+                ["logs:DescribeLogGroups"],
+                [f"arn:aws:logs:{region}:{account_id}:log-group:*"],
+                sid="FindLogGroup",
+            ),
+        ]
+    )

@@ -1,0 +1,106 @@
+"""Secrets: generated passwords stored as SSM SecureString parameters.
+
+The component exposes the parameter names and ARNs (what compute needs) and,
+on separate attributes, the generated values as secret Outputs. Those values
+feed only the database and cache themselves; they are never exported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from infra.components import type_token
+
+# RDS master passwords: printable ASCII except '/', '@', '"' and space. The
+# service puts the password into a SQLAlchemy URL, so only RFC 3986
+# "unreserved" specials are used: nothing ever needs escaping (INVARIANT A8).
+DATABASE_PASSWORD_SPECIALS = "-_.~"  # noqa: S105 (a character set)
+DATABASE_PASSWORD_LENGTH = 32
+# ElastiCache AUTH tokens: 16-128 printable characters whose only allowed
+# specials are these (INVARIANT A8).
+REDIS_TOKEN_SPECIALS = "!&#$^<>-"  # noqa: S105 (a character set)
+REDIS_TOKEN_LENGTH = 64
+API_TOKEN_LENGTH = 48
+
+# Service environment variable -> SSM parameter leaf name (docs/contracts.md).
+PARAMETER_LEAVES: dict[str, str] = {
+    "API_TOKEN": "api-token",
+    "DATABASE_PASSWORD": "database-password",
+    "REDIS_PASSWORD": "redis-password",
+}
+
+
+@dataclass(frozen=True)
+class SecretsArgs:
+    """Inputs of the Secrets component."""
+
+    ssm_prefix: str
+
+
+class Secrets(pulumi.ComponentResource):
+    """Database password, Redis AUTH token and API token in SSM SecureString."""
+
+    parameter_names: dict[str, str]
+    parameter_arns: dict[str, pulumi.Output[str]]
+    database_password: pulumi.Output[str]
+    redis_auth_token: pulumi.Output[str]
+    api_token: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: SecretsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        """Generate the three secrets and store each as a SecureString parameter."""
+        super().__init__(type_token("secrets", "Secrets"), name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        database_password = random.RandomPassword(
+            f"{name}-database-password",
+            length=DATABASE_PASSWORD_LENGTH,
+            special=True,
+            override_special=DATABASE_PASSWORD_SPECIALS,
+            opts=child,
+        )
+        redis_token = random.RandomPassword(
+            f"{name}-redis-password",
+            length=REDIS_TOKEN_LENGTH,
+            special=True,
+            override_special=REDIS_TOKEN_SPECIALS,
+            opts=child,
+        )
+        api_token = random.RandomPassword(
+            f"{name}-api-token", length=API_TOKEN_LENGTH, special=False, opts=child
+        )
+        values: dict[str, pulumi.Output[str]] = {
+            "API_TOKEN": api_token.result,
+            "DATABASE_PASSWORD": database_password.result,
+            "REDIS_PASSWORD": redis_token.result,
+        }
+
+        self.parameter_names = {
+            env: f"{args.ssm_prefix}/{leaf}" for env, leaf in PARAMETER_LEAVES.items()
+        }
+        self.parameter_arns = {}
+        for env, leaf in PARAMETER_LEAVES.items():
+            secret_value: pulumi.Output[str] = pulumi.Output.secret(values[env])
+            parameter = aws.ssm.Parameter(
+                f"{name}-{leaf}",
+                name=self.parameter_names[env],
+                type="SecureString",
+                value=secret_value,
+                description=f"{env} for the fastapi-on-aws service",
+                # An explicit name cannot exist twice, so a replacement must
+                # delete the old parameter first (INVARIANT C2).
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            )
+            self.parameter_arns[env] = parameter.arn
+
+        self.database_password = pulumi.Output.secret(database_password.result)
+        self.redis_auth_token = pulumi.Output.secret(redis_token.result)
+        self.api_token = pulumi.Output.secret(api_token.result)
+        self.register_outputs(
+            {"parameterNames": self.parameter_names, "parameterArns": self.parameter_arns}
+        )
