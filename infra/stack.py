@@ -14,6 +14,7 @@ import pulumi
 
 from infra.components.cache import Cache, CacheArgs
 from infra.components.database import Database, DatabaseArgs
+from infra.components.fargate import build_fargate
 from infra.components.network import Network, NetworkArgs
 from infra.components.registry import Registry, RegistryArgs
 from infra.components.secrets import Secrets, SecretsArgs
@@ -103,6 +104,8 @@ def _build_compute(cfg: StackConfig, shared: SharedLayers) -> Exports:
     each returns the exports it adds to the stack.
     """
     # COMPUTE WIRING: the compute engineers replace this body.
+    if cfg.compute == "fargate":
+        return build_fargate(cfg, shared)
     del shared
     if cfg.compute not in ("fargate", "lambda"):
         raise ValueError(f"unknown compute shape {cfg.compute!r}")
