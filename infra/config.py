@@ -273,7 +273,9 @@ class StackConfig:
         unknown = sorted(key for key in values if key not in _SPECS and key not in _PROVIDER_KEYS)
         if unknown:
             raise ConfigError(
-                f"unknown config key(s) {', '.join(map(repr, unknown))}: allowed keys are "
+                "unknown config key(s) "
+                + ", ".join(f"{key!r} (value {values[key]!r})" for key in unknown)
+                + ": allowed keys are "
                 + ", ".join(spec.name for spec in CONFIG_KEYS)
                 + f", {REGION_KEY}, {ALLOWED_ACCOUNTS_KEY}"
             )
