@@ -1,0 +1,512 @@
+"""IAM documents for the CI roles, as plain data (INVARIANT B11).
+
+Pure functions: no Pulumi runtime, no AWS calls, so every trust condition and
+every granted action can be asserted in a unit test. Allow statements are built
+with :func:`infra.iam.statement`, which already refuses ``*`` and ``service:*``
+actions; this module adds what that helper does not cover: the GitHub OIDC
+federated trust policy and the explicit ``Deny`` guard rails.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from infra.iam import PolicyDocument, Statement, policy, statement
+
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+GITHUB_OIDC_URL = f"https://{GITHUB_OIDC_HOST}"
+STS_AUDIENCE = "sts.amazonaws.com"
+# IAM path shared by every role bootstrap/ creates, so the deploy roles can be
+# denied any change to them (no self-escalation).
+CI_ROLE_PATH = "/github-actions/"
+# Every SSM parameter the application stacks own (docs/contracts.md).
+APP_PARAMETER_PREFIX = "/fastapi-on-aws/"
+# Services that may be handed a role by the deploy role (iam:PassRole).
+PASSABLE_TO_SERVICES = (
+    "ecs-tasks.amazonaws.com",
+    "lambda.amazonaws.com",
+    "rds.amazonaws.com",
+    "vpc-flow-logs.amazonaws.com",
+    "application-autoscaling.amazonaws.com",
+)
+# Service-linked roles the stacks' services create on first use.
+SERVICE_LINKED_ROLE_SERVICES = (
+    "ecs.amazonaws.com",
+    "elasticloadbalancing.amazonaws.com",
+    "rds.amazonaws.com",
+    "elasticache.amazonaws.com",
+    "ecs.application-autoscaling.amazonaws.com",
+)
+# AWS managed policies no role the deploy role touches may ever receive.
+FORBIDDEN_MANAGED_POLICIES = (
+    "arn:aws:iam::aws:policy/AdministratorAccess",
+    "arn:aws:iam::aws:policy/PowerUserAccess",
+    "arn:aws:iam::aws:policy/IAMFullAccess",
+)
+
+_OWNER = r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}"
+_REPO_NAME = r"[A-Za-z0-9._-]{1,100}"
+_REPOSITORY_RE = re.compile(rf"^{_OWNER}/{_REPO_NAME}$")
+_ENVIRONMENT_RE = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
+
+
+def parse_repository(value: str) -> str:
+    """Validate a GitHub ``owner/name``; wildcards and bare owners are refused."""
+    if not _REPOSITORY_RE.fullmatch(value) or value.split("/")[1] in {".", ".."}:
+        raise ValueError(
+            f"githubRepository must be 'owner/name' (letters, digits, '-', '.', '_'; "
+            f"no wildcards), got {value!r}"
+        )
+    return value
+
+
+def parse_environment(value: str) -> str:
+    """Validate a GitHub environment name as it appears in an OIDC subject."""
+    if not _ENVIRONMENT_RE.fullmatch(value):
+        raise ValueError(
+            f"deployEnvironments entries must be GitHub environment names "
+            f"(letters, digits, '.', '_', '-'), got {value!r}"
+        )
+    return value
+
+
+def environment_subject(repository: str, environment: str) -> str:
+    """OIDC ``sub`` of a job that runs in a GitHub environment of the repository."""
+    return f"repo:{parse_repository(repository)}:environment:{parse_environment(environment)}"
+
+
+def pull_request_subject(repository: str) -> str:
+    """OIDC ``sub`` of a job triggered by a pull request of the repository."""
+    return f"repo:{parse_repository(repository)}:pull_request"
+
+
+def github_trust_policy(provider_arn: str, subjects: Sequence[str]) -> PolicyDocument:
+    """Trust policy: only GitHub OIDC tokens for STS with one of ``subjects``.
+
+    ``StringEquals`` on both claims: no pattern matching, so no other
+    repository, branch, environment or event can ever match.
+    """
+    if not provider_arn.startswith("arn:") or ":oidc-provider/" not in provider_arn:
+        raise ValueError(f"{provider_arn!r} is not an IAM OIDC provider ARN")
+    if not subjects:
+        raise ValueError("a GitHub trust policy needs at least one subject")
+    for subject in subjects:
+        if not subject.startswith("repo:") or any(c in subject for c in "*?"):
+            raise ValueError(f"OIDC subject {subject!r} must be an exact 'repo:owner/name:…'")
+    trust: Statement = {
+        "Effect": "Allow",
+        "Principal": {"Federated": provider_arn},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {
+            "StringEquals": {
+                f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE,
+                f"{GITHUB_OIDC_HOST}:sub": subjects[0] if len(subjects) == 1 else list(subjects),
+            }
+        },
+    }
+    return policy([trust])
+
+
+def _deny(actions: Sequence[str], resources: Sequence[str], *, sid: str, **extra: Any) -> Statement:
+    """An explicit ``Deny``: it wins over any allow attached now or later."""
+    doc: Statement = {
+        "Sid": sid,
+        "Effect": "Deny",
+        "Action": sorted(set(actions)),
+        "Resource": list(resources) if len(resources) > 1 else resources[0],
+    }
+    doc.update(extra)
+    return doc
+
+
+def _state_statements(
+    state_bucket_arn: str | None, state_key_arn: str | None, *, read_only: bool
+) -> list[Statement]:
+    """Access to the Pulumi state bucket and the key that encrypts stack secrets."""
+    statements: list[Statement] = []
+    if state_bucket_arn is not None:
+        statements.append(
+            statement(
+                ["s3:GetBucketLocation", "s3:ListBucket", "s3:GetBucketVersioning"],
+                [state_bucket_arn],
+                sid="StateBucketList",
+            )
+        )
+        statements.append(statement(["s3:GetObject"], [f"{state_bucket_arn}/*"], sid="StateRead"))
+        # A preview writes nothing but its lock file; an update writes checkpoints.
+        writable = f"{state_bucket_arn}/.pulumi/locks/*" if read_only else f"{state_bucket_arn}/*"
+        statements.append(
+            statement(["s3:PutObject", "s3:DeleteObject"], [writable], sid="StateWrite")
+        )
+    if state_key_arn is not None:
+        # Decrypting the stack's data key is enough to preview; an update also
+        # encrypts new secret outputs.
+        key_actions = ["kms:Decrypt", "kms:DescribeKey"]
+        if not read_only:
+            key_actions += ["kms:Encrypt", "kms:GenerateDataKey"]
+        statements.append(statement(key_actions, [state_key_arn], sid="StateSecrets"))
+    return statements
+
+
+def deploy_role_policy(
+    *,
+    account_id: str,
+    state_bucket_arn: str | None = None,
+    state_key_arn: str | None = None,
+) -> PolicyDocument:
+    """What ``pulumi up`` of the application stack needs, and nothing like admin.
+
+    Broad by necessity (it creates a VPC, load balancer, ECS or Lambda, RDS,
+    ElastiCache, ECR, SSM parameters, log groups and IAM roles), but every
+    action is named per service and verb, IAM is limited to this account and
+    guarded by explicit denies: no admin managed policy can be attached, and
+    the CI roles and the OIDC provider themselves cannot be changed.
+    """
+    if not re.fullmatch(r"\d{12}", account_id):
+        raise ValueError(f"account_id must be 12 digits, got {account_id!r}")
+    iam_roles = f"arn:aws:iam::{account_id}:role/*"
+    iam_policies = f"arn:aws:iam::{account_id}:policy/*"
+    statements = [
+        statement(
+            [
+                "ec2:Describe*",
+                "ec2:Get*",
+                "ec2:Create*",
+                "ec2:Delete*",
+                "ec2:Modify*",
+                "ec2:Associate*",
+                "ec2:Disassociate*",
+                "ec2:Attach*",
+                "ec2:Detach*",
+                "ec2:Allocate*",
+                "ec2:Release*",
+                "ec2:Replace*",
+                "ec2:Authorize*",
+                "ec2:Revoke*",
+                "ec2:UpdateSecurityGroupRuleDescriptions*",
+            ],
+            ["*"],
+            sid="Network",
+        ),
+        statement(
+            [
+                "elasticloadbalancing:Describe*",
+                "elasticloadbalancing:Create*",
+                "elasticloadbalancing:Delete*",
+                "elasticloadbalancing:Modify*",
+                "elasticloadbalancing:AddTags",
+                "elasticloadbalancing:RemoveTags",
+                "elasticloadbalancing:Set*",
+                "elasticloadbalancing:RegisterTargets",
+                "elasticloadbalancing:DeregisterTargets",
+            ],
+            ["*"],
+            sid="LoadBalancing",
+        ),
+        statement(
+            [
+                "ecs:Describe*",
+                "ecs:List*",
+                "ecs:Create*",
+                "ecs:Delete*",
+                "ecs:Update*",
+                "ecs:RegisterTaskDefinition",
+                "ecs:DeregisterTaskDefinition",
+                "ecs:PutClusterCapacityProviders",
+                "ecs:TagResource",
+                "ecs:UntagResource",
+                "application-autoscaling:Describe*",
+                "application-autoscaling:Register*",
+                "application-autoscaling:Deregister*",
+                "application-autoscaling:PutScalingPolicy",
+                "application-autoscaling:DeleteScalingPolicy",
+                "application-autoscaling:TagResource",
+                "application-autoscaling:UntagResource",
+                "application-autoscaling:ListTagsForResource",
+                "cloudwatch:Describe*",
+                "cloudwatch:PutMetricAlarm",
+                "cloudwatch:DeleteAlarms",
+                "cloudwatch:ListTagsForResource",
+                "cloudwatch:TagResource",
+                "cloudwatch:UntagResource",
+            ],
+            ["*"],
+            sid="Containers",
+        ),
+        statement(
+            [
+                "ecr:GetAuthorizationToken",
+                "ecr:Describe*",
+                "ecr:List*",
+                "ecr:Get*",
+                "ecr:CreateRepository",
+                "ecr:DeleteRepository",
+                "ecr:PutImageScanningConfiguration",
+                "ecr:PutImageTagMutability",
+                "ecr:PutLifecyclePolicy",
+                "ecr:DeleteLifecyclePolicy",
+                "ecr:SetRepositoryPolicy",
+                "ecr:DeleteRepositoryPolicy",
+                "ecr:TagResource",
+                "ecr:UntagResource",
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:BatchGetImage",
+                "ecr:InitiateLayerUpload",
+                "ecr:UploadLayerPart",
+                "ecr:CompleteLayerUpload",
+                "ecr:PutImage",
+                "ecr:BatchDeleteImage",
+            ],
+            ["*"],
+            sid="Registry",
+        ),
+        statement(
+            [
+                "lambda:Get*",
+                "lambda:List*",
+                "lambda:Create*",
+                "lambda:Delete*",
+                "lambda:Update*",
+                "lambda:Publish*",
+                "lambda:Put*",
+                "lambda:AddPermission",
+                "lambda:RemovePermission",
+                "lambda:TagResource",
+                "lambda:UntagResource",
+                "lambda:InvokeFunction",
+                "apigateway:GET",
+                "apigateway:POST",
+                "apigateway:PUT",
+                "apigateway:PATCH",
+                "apigateway:DELETE",
+                "apigateway:TagResource",
+                "apigateway:UntagResource",
+            ],
+            ["*"],
+            sid="Serverless",
+        ),
+        statement(
+            [
+                "rds:Describe*",
+                "rds:List*",
+                "rds:Create*",
+                "rds:Delete*",
+                "rds:Modify*",
+                "rds:AddTagsToResource",
+                "rds:RemoveTagsFromResource",
+                "rds:RebootDBInstance",
+                "rds:RegisterDBProxyTargets",
+                "rds:DeregisterDBProxyTargets",
+                "elasticache:Describe*",
+                "elasticache:List*",
+                "elasticache:Create*",
+                "elasticache:Delete*",
+                "elasticache:Modify*",
+                "elasticache:AddTagsToResource",
+                "elasticache:RemoveTagsFromResource",
+            ],
+            ["*"],
+            sid="Data",
+        ),
+        statement(
+            [
+                "logs:Describe*",
+                "logs:List*",
+                "logs:CreateLogGroup",
+                "logs:DeleteLogGroup",
+                "logs:PutRetentionPolicy",
+                "logs:DeleteRetentionPolicy",
+                "logs:TagResource",
+                "logs:UntagResource",
+                "logs:TagLogGroup",
+                "logs:UntagLogGroup",
+                "logs:AssociateKmsKey",
+                "logs:DisassociateKmsKey",
+            ],
+            ["*"],
+            sid="Logs",
+        ),
+        statement(["ssm:DescribeParameters"], ["*"], sid="ParametersList"),
+        statement(
+            [
+                "ssm:GetParameter",
+                "ssm:GetParameters",
+                "ssm:PutParameter",
+                "ssm:DeleteParameter",
+                "ssm:AddTagsToResource",
+                "ssm:RemoveTagsFromResource",
+                "ssm:ListTagsForResource",
+            ],
+            [f"arn:aws:ssm:*:{account_id}:parameter{APP_PARAMETER_PREFIX}*"],
+            sid="AppParameters",
+        ),
+        statement(
+            [
+                "secretsmanager:CreateSecret",
+                "secretsmanager:DeleteSecret",
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:UpdateSecret",
+                "secretsmanager:TagResource",
+                "secretsmanager:UntagResource",
+                "secretsmanager:GetResourcePolicy",
+            ],
+            [f"arn:aws:secretsmanager:*:{account_id}:secret:*"],
+            sid="ProxySecrets",
+        ),
+        statement(
+            [
+                "iam:GetRole",
+                "iam:CreateRole",
+                "iam:DeleteRole",
+                "iam:UpdateRole",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:TagRole",
+                "iam:UntagRole",
+                "iam:ListRolePolicies",
+                "iam:ListAttachedRolePolicies",
+                "iam:GetRolePolicy",
+                "iam:PutRolePolicy",
+                "iam:DeleteRolePolicy",
+                "iam:AttachRolePolicy",
+                "iam:DetachRolePolicy",
+                "iam:ListInstanceProfilesForRole",
+            ],
+            [iam_roles],
+            sid="AppRoles",
+        ),
+        statement(
+            ["iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions"],
+            [iam_policies, "arn:aws:iam::aws:policy/*"],
+            sid="ReadPolicies",
+        ),
+        statement(
+            [
+                "iam:CreatePolicy",
+                "iam:DeletePolicy",
+                "iam:CreatePolicyVersion",
+                "iam:DeletePolicyVersion",
+                "iam:TagPolicy",
+                "iam:UntagPolicy",
+            ],
+            [iam_policies],
+            sid="AppPolicies",
+        ),
+        statement(
+            ["iam:PassRole"],
+            [iam_roles],
+            sid="PassAppRoles",
+            condition={"StringEquals": {"iam:PassedToService": list(PASSABLE_TO_SERVICES)}},
+        ),
+        statement(
+            ["iam:CreateServiceLinkedRole"],
+            [f"arn:aws:iam::{account_id}:role/aws-service-role/*"],
+            sid="ServiceLinkedRoles",
+            condition={"StringEquals": {"iam:AWSServiceName": list(SERVICE_LINKED_ROLE_SERVICES)}},
+        ),
+        *_state_statements(state_bucket_arn, state_key_arn, read_only=False),
+        _deny(
+            ["iam:AttachRolePolicy", "iam:PutRolePermissionsBoundary"],
+            ["*"],
+            sid="NoAdminPolicies",
+            Condition={"ArnEquals": {"iam:PolicyARN": list(FORBIDDEN_MANAGED_POLICIES)}},
+        ),
+        _deny(
+            [
+                "iam:AttachRolePolicy",
+                "iam:DetachRolePolicy",
+                "iam:PutRolePolicy",
+                "iam:DeleteRolePolicy",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:DeleteRole",
+                "iam:UpdateRole",
+                "iam:TagRole",
+                "iam:UntagRole",
+                "iam:PassRole",
+                "iam:PutRolePermissionsBoundary",
+                "iam:DeleteRolePermissionsBoundary",
+            ],
+            [f"arn:aws:iam::{account_id}:role{CI_ROLE_PATH}*"],
+            sid="NoChangesToCiRoles",
+        ),
+        _deny(
+            [
+                "iam:CreateOpenIDConnectProvider",
+                "iam:DeleteOpenIDConnectProvider",
+                "iam:UpdateOpenIDConnectProviderThumbprint",
+                "iam:AddClientIDToOpenIDConnectProvider",
+                "iam:RemoveClientIDFromOpenIDConnectProvider",
+            ],
+            ["*"],
+            sid="NoChangesToIdentityProviders",
+        ),
+    ]
+    return policy(statements)
+
+
+# Reads that would reveal a secret value: a pull request's preview never needs
+# them (it diffs against the state), so they are denied outright.
+SECRET_READ_ACTIONS = (
+    "ssm:GetParameter",
+    "ssm:GetParameters",
+    "ssm:GetParametersByPath",
+    "ssm:GetParameterHistory",
+    "secretsmanager:GetSecretValue",
+)
+
+
+def preview_role_policy(
+    *, state_bucket_arn: str | None = None, state_key_arn: str | None = None
+) -> PolicyDocument:
+    """Read-only access for ``pulumi preview`` on pull requests.
+
+    Describe/List/Get on the services the stack uses, ECR's login token (the
+    image build needs the registry), the state, and its lock file. No write
+    to any AWS resource, and an explicit deny on reading secret values.
+    """
+    statements = [
+        statement(
+            [
+                "ec2:Describe*",
+                "elasticloadbalancing:Describe*",
+                "ecs:Describe*",
+                "ecs:List*",
+                "application-autoscaling:Describe*",
+                "cloudwatch:Describe*",
+                "ecr:GetAuthorizationToken",
+                "ecr:Describe*",
+                "ecr:List*",
+                "ecr:GetLifecyclePolicy",
+                "ecr:GetRepositoryPolicy",
+                "ecr:BatchCheckLayerAvailability",
+                "lambda:GetFunction",
+                "lambda:GetPolicy",
+                "lambda:List*",
+                "apigateway:GET",
+                "rds:Describe*",
+                "rds:ListTagsForResource",
+                "elasticache:Describe*",
+                "elasticache:ListTagsForResource",
+                "logs:Describe*",
+                "logs:ListTagsForResource",
+                "logs:ListTagsLogGroup",
+                "ssm:DescribeParameters",
+                "ssm:ListTagsForResource",
+                "secretsmanager:DescribeSecret",
+                "iam:GetRole",
+                "iam:GetRolePolicy",
+                "iam:ListRolePolicies",
+                "iam:ListAttachedRolePolicies",
+                "iam:GetPolicy",
+                "iam:GetPolicyVersion",
+            ],
+            ["*"],
+            sid="ReadOnly",
+        ),
+        *_state_statements(state_bucket_arn, state_key_arn, read_only=True),
+        _deny(list(SECRET_READ_ACTIONS), ["*"], sid="NoSecretValues"),
+    ]
+    return policy(statements)

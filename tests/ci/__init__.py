@@ -1,0 +1,1 @@
+"""Tests of the delivery pipeline: workflows, checkov wrapper, bootstrap program."""
