@@ -8,7 +8,13 @@ given.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import re
 import socket
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -125,7 +131,17 @@ def test_a2_liveness_route_is_a_declared_get_route_of_the_app() -> None:
     assert "get" in schema["paths"][td.HEALTH_CHECK_PATH]
 
 
-async def test_a2_liveness_answers_200_with_no_database_or_cache_reachable(
+async def probe_health(app: Any) -> tuple[httpx.Response, httpx.Response]:
+    """Run the app's lifespan and GET /health and /health/ready through ASGI."""
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://task") as client:
+            live = await client.get(td.HEALTH_CHECK_PATH, timeout=5)
+            ready = await client.get("/health/ready", timeout=5)
+    return live, ready
+
+
+def test_a2_liveness_answers_200_with_no_database_or_cache_reachable(
     clean_environment: pytest.MonkeyPatch,
 ) -> None:
     """A2: /health answers 200 while PostgreSQL and Redis are unreachable, migrations unrun.
@@ -142,14 +158,13 @@ async def test_a2_liveness_answers_200_with_no_database_or_cache_reachable(
     for name, value in environment.items():
         clean_environment.setenv(name, value)
     app = create_app(Settings())
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://task") as client:
-            response = await client.get(td.HEALTH_CHECK_PATH, timeout=5)
-            # The same app really cannot reach its database: readiness says so.
-            ready = await client.get("/health/ready", timeout=5)
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    # Own event loop in a worker thread: the mocked Pulumi runs in this module's
+    # neighbours use the main thread's loop, which an async test would close.
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        live, ready = worker.submit(asyncio.run, probe_health(app)).result(timeout=30)
+    assert live.status_code == 200
+    assert live.json() == {"status": "ok"}
+    # The same app really cannot reach its database: readiness says so.
     assert ready.status_code == 503
 
 
@@ -157,3 +172,50 @@ def test_a2_health_check_command_probes_the_served_port_and_path() -> None:
     """A2: the container health check calls the port Settings serves on and the liveness path."""
     probe = " ".join(td.health_check_command())
     assert f"http://127.0.0.1:{Settings(environment='test').port}{td.HEALTH_CHECK_PATH}'" in probe
+
+
+# --- the image the task runs -------------------------------------------------------------
+
+DOCKERFILE = Path(__file__).resolve().parents[2] / "Dockerfile"
+
+
+def dockerfile_stage(target: str) -> dict[str, Any]:
+    """USER, CMD, ENTRYPOINT and EXPOSE in effect for a Dockerfile target (inherited too)."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    stages: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+    current: list[tuple[str, str]] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        keyword, _, rest = line.partition(" ")
+        if keyword.upper() == "FROM":
+            match = re.match(r"(\S+)(?:\s+AS\s+(\S+))?", rest.strip(), re.IGNORECASE)
+            assert match, line
+            current = []
+            stages[match.group(2) or match.group(1)] = (match.group(1), current)
+        else:
+            current.append((keyword.upper(), rest.strip()))
+    chain: list[list[tuple[str, str]]] = []
+    name = target
+    while name in stages:
+        parent, instructions = stages[name]
+        chain.insert(0, instructions)
+        name = parent
+    effective: dict[str, Any] = {"EXPOSE": set()}
+    for instructions in chain:
+        for keyword, value in instructions:
+            if keyword == "EXPOSE":
+                effective["EXPOSE"] |= {int(port.split("/")[0]) for port in value.split()}
+            elif keyword in ("USER", "CMD", "ENTRYPOINT"):
+                effective[keyword] = json.loads(value) if value.startswith("[") else value
+    return effective
+
+
+def test_image_runs_what_the_task_definition_expects() -> None:
+    """B6/A2: the `service` target's user, command and port are the task definition's."""
+    stage = dockerfile_stage("service")
+    assert stage["USER"] == td.CONTAINER_USER
+    assert stage["CMD"] == list(td.CONTAINER_COMMAND)
+    assert "ENTRYPOINT" not in stage
+    assert stage["EXPOSE"] == {td.CONTAINER_PORT}

@@ -548,3 +548,9 @@ def test_outputs_name_the_url_cluster_service_and_log_group_and_hold_no_secret(
     assert stack.outputs["service_name"] == only(stack, SERVICE).outputs["name"]
     assert stack.outputs["log_group_name"] == only(stack, LOG_GROUP).outputs["name"]
     assert not stack.secret_outputs & {"url", "cluster_name", "service_name", "log_group_name"}
+
+
+def test_b12_prod_without_a_certificate_is_refused(build_stack: BuildStack) -> None:
+    """B12 (P): removing the certificate from prod (allowHttp false there) stops the build."""
+    with pytest.raises(HarnessError, match="certificateArn"):
+        build_stack("prod", compute="fargate", certificateArn=None)
