@@ -28,7 +28,6 @@ BUILD_INPUT_FILES: tuple[str, ...] = (
     "pyproject.toml",
     "uv.lock",
     "lambda_handler.py",
-    "alembic.ini",
 )
 BUILD_INPUT_DIRS: tuple[str, ...] = ("service",)
 _SKIPPED_PARTS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache"})
