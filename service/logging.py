@@ -83,6 +83,8 @@ def configure_logging(level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error", "alembic"):
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True
+    # Alembic announces every plugin it loads at INFO; only its migration lines matter.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def get_logger(name: str) -> Any:
