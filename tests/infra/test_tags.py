@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import keyword
 
 import pulumi
 import pytest
@@ -18,9 +19,12 @@ def _accepts_tags(token: str) -> bool:
     """Whether the pulumi_aws class behind a type token has a ``tags`` argument."""
     _package, module_path, class_name = token.split(":")
     module_name = module_path.split("/")[0]
-    module = importlib.import_module(
-        "pulumi_aws" if module_name == "index" else f"pulumi_aws.{module_name}"
-    )
+    if module_name == "index":
+        module = importlib.import_module("pulumi_aws")
+    else:
+        # Python keywords get a trailing underscore (pulumi_aws.lambda_).
+        suffix = "_" if keyword.iskeyword(module_name) else ""
+        module = importlib.import_module(f"pulumi_aws.{module_name}{suffix}")
     cls = getattr(module, class_name)
     return "tags" in inspect.signature(cls._internal_init).parameters
 
