@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from tests.infra import harness
-from tests.infra.conftest import BuildStack
 from tests.infra.harness import REPO_ROOT
 
 
@@ -31,16 +30,14 @@ def _run_elsewhere(stack: str, cwd: Path, compute: str | None = None) -> dict[st
 
 
 @pytest.mark.parametrize(("stack", "compute"), [("dev", None), ("prod", "lambda")])
-def test_program_builds_from_root_and_from_inside_infra(
-    build_stack: BuildStack, stack: str, compute: str | None
-) -> None:
+def test_program_builds_from_root_and_from_inside_infra(stack: str, compute: str | None) -> None:
     """Same resources, outputs and build context from the repo root and from infra/."""
     from_root = _run_elsewhere(stack, REPO_ROOT, compute)
     from_infra = _run_elsewhere(stack, REPO_ROOT / "infra", compute)
     assert from_root == from_infra
-    in_process = json.loads(
-        json.dumps(harness.summary(build_stack(stack, compute)), sort_keys=True, default=str)
-    )
+    # A fresh in-process build, not the session cache, so all three see the same tree.
+    fresh = harness.build_stack_uncached(stack, compute)
+    in_process = json.loads(json.dumps(harness.summary(fresh), sort_keys=True, default=str))
     assert from_infra == in_process
     assert Path(from_infra["image_build"]["context"]) == REPO_ROOT
     assert Path(from_infra["image_build"]["dockerfile"]) == REPO_ROOT / "Dockerfile"
