@@ -1,0 +1,322 @@
+"""Lambda event payloads, built from AWS's documented formats, and a fake context.
+
+- HTTP API payload 2.0 and Lambda function URLs ("Create AWS Lambda proxy
+  integrations for HTTP APIs", "Lambda function URL request and response payloads"):
+  ``version``/``rawPath``/``rawQueryString``, lower-case ``headers``, ``cookies``,
+  ``requestContext.http``; a named stage appears in the path, ``$default`` does not.
+- REST API proxy integration, payload 1.0 ("Input format of a Lambda function for
+  proxy integration"): ``resource``/``path``/``httpMethod``, ``headers`` and
+  ``multiValueHeaders``, nulls for absent maps; ``path`` never carries the stage,
+  ``requestContext.path`` does on the execute-api domain.
+- ALB targets ("Lambda functions as targets"): ``requestContext.elb``, either
+  ``headers``/``queryStringParameters`` or, with multi-value headers enabled on
+  the target group, ``multiValueHeaders``/``multiValueQueryStringParameters``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode
+
+ACCOUNT_ID = "123456789012"
+REGION = "eu-west-1"
+SOURCE_IP = "203.0.113.7"
+USER_AGENT = "lambda-tests/1.0"
+API_ID = "a1b2c3d4e5"
+URL_ID = "abcdefghijklmnopqrstuvwxyz012345"
+TARGET_GROUP_ARN = (
+    f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT_ID}:targetgroup/app-tg/6d0ecf831eec9f09"
+)
+
+HTTP_API = "http-api"
+FUNCTION_URL = "function-url"
+REST_API = "rest-api"
+ALB = "alb"
+ALB_MULTI = "alb-multi-value"
+# The four front ends the handler serves (ALB in both of its header modes).
+SOURCES = (HTTP_API, FUNCTION_URL, REST_API, ALB, ALB_MULTI)
+
+Query = Mapping[str, str | list[str]]
+
+
+@dataclass
+class FakeContext:
+    """The attributes of the Lambda context object that code may read."""
+
+    function_name: str = "fastapi-on-aws-dev"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = "/aws/lambda/fastapi-on-aws-dev"
+    log_stream_name: str = "2026/11/23/[$LATEST]0123456789abcdef"
+
+    @property
+    def invoked_function_arn(self) -> str:
+        """The ARN the function was invoked by."""
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Plenty: these tests never race the timeout."""
+        return 30_000
+
+
+def _body(body: Any, base64_body: bool) -> tuple[str | None, bool]:
+    if body is None:
+        return None, False
+    text = body if isinstance(body, str) else json.dumps(body)
+    if base64_body:
+        return base64.b64encode(text.encode()).decode(), True
+    return text, False
+
+
+def _request_headers(
+    host: str, headers: Mapping[str, str] | None, body: Any, *, lower: bool
+) -> dict[str, str]:
+    merged = {
+        "Host": host,
+        "User-Agent": USER_AGENT,
+        "Accept": "application/json",
+        "X-Forwarded-For": SOURCE_IP,
+        "X-Forwarded-Port": "443",
+        "X-Forwarded-Proto": "https",
+        "X-Amzn-Trace-Id": "Root=1-67890abc-0123456789abcdef01234567",
+    }
+    if body is not None and not isinstance(body, str):
+        merged["Content-Type"] = "application/json"
+    merged.update(headers or {})
+    return {k.lower(): v for k, v in merged.items()} if lower else merged
+
+
+def _single_values(query: Query | None) -> dict[str, str] | None:
+    if not query:
+        return None
+    return {k: v[-1] if isinstance(v, list) else v for k, v in query.items()}
+
+
+def _multi_values(query: Query | None) -> dict[str, list[str]] | None:
+    if not query:
+        return None
+    return {k: list(v) if isinstance(v, list) else [v] for k, v in query.items()}
+
+
+def _now() -> tuple[str, int]:
+    epoch_ms = int(time.time() * 1000)
+    return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(epoch_ms / 1000)), epoch_ms
+
+
+def http_api_event(
+    method: str,
+    path: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    query: Query | None = None,
+    body: Any = None,
+    base64_body: bool = False,
+    stage: str = "$default",
+    function_url: bool = False,
+) -> dict[str, Any]:
+    """An HTTP API (payload 2.0) or function URL event for ``method path``."""
+    domain = (
+        f"{URL_ID}.lambda-url.{REGION}.on.aws"
+        if function_url
+        else f"{API_ID}.execute-api.{REGION}.amazonaws.com"
+    )
+    prefix = "" if stage == "$default" else f"/{stage}"
+    raw_path = prefix + path
+    request_headers = _request_headers(domain, headers, body, lower=True)
+    text, encoded = _body(body, base64_body)
+    when, epoch_ms = _now()
+    route_key = "$default"
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": raw_path,
+        "rawQueryString": urlencode(query or {}, doseq=True),
+        "headers": request_headers,
+        "requestContext": {
+            "accountId": "anonymous" if function_url else ACCOUNT_ID,
+            "apiId": URL_ID if function_url else API_ID,
+            "domainName": domain,
+            "domainPrefix": domain.split(".", 1)[0],
+            "http": {
+                "method": method,
+                "path": raw_path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": SOURCE_IP,
+                "userAgent": USER_AGENT,
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": route_key,
+            "stage": stage,
+            "time": when,
+            "timeEpoch": epoch_ms,
+        },
+        "isBase64Encoded": encoded,
+    }
+    if query:
+        # Duplicate keys arrive comma-joined in this format.
+        event["queryStringParameters"] = {
+            k: ",".join(v) if isinstance(v, list) else v for k, v in query.items()
+        }
+    if "cookie" in request_headers:
+        event["cookies"] = [c.strip() for c in request_headers.pop("cookie").split(";")]
+    if text is not None:
+        event["body"] = text
+    if function_url:
+        event["pathParameters"] = None
+        event["stageVariables"] = None
+    return event
+
+
+def function_url_event(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    """A Lambda function URL event (the HTTP API 2.0 format on a lambda-url domain)."""
+    return http_api_event(method, path, function_url=True, **kwargs)
+
+
+def rest_api_event(
+    method: str,
+    path: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    query: Query | None = None,
+    body: Any = None,
+    base64_body: bool = False,
+    stage: str = "prod",
+    custom_domain: str | None = None,
+) -> dict[str, Any]:
+    """A REST API proxy-integration event (resource ``/{proxy+}``) for ``method path``."""
+    domain = custom_domain or f"{API_ID}.execute-api.{REGION}.amazonaws.com"
+    request_headers = _request_headers(domain, headers, body, lower=False)
+    text, encoded = _body(body, base64_body)
+    when, epoch_ms = _now()
+    # The client's path: with the stage on the execute-api domain, as-is on a custom domain.
+    client_path = path if custom_domain else f"/{stage}{path}"
+    return {
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": method,
+        "headers": request_headers,
+        "multiValueHeaders": {k: [v] for k, v in request_headers.items()},
+        "queryStringParameters": _single_values(query),
+        "multiValueQueryStringParameters": _multi_values(query),
+        "pathParameters": {"proxy": path.lstrip("/")},
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": ACCOUNT_ID,
+            "apiId": API_ID,
+            "domainName": domain,
+            "domainPrefix": domain.split(".", 1)[0],
+            "extendedRequestId": "c6af9ac6-EXTENDED",
+            "httpMethod": method,
+            "identity": {
+                "accessKey": None,
+                "accountId": None,
+                "caller": None,
+                "cognitoIdentityId": None,
+                "cognitoIdentityPoolId": None,
+                "sourceIp": SOURCE_IP,
+                "user": None,
+                "userAgent": USER_AGENT,
+                "userArn": None,
+            },
+            "path": client_path,
+            "protocol": "HTTP/1.1",
+            "requestId": str(uuid.uuid4()),
+            "requestTime": when,
+            "requestTimeEpoch": epoch_ms,
+            "resourceId": "abc123",
+            "resourcePath": "/{proxy+}",
+            "stage": stage,
+        },
+        "body": text,
+        "isBase64Encoded": encoded,
+    }
+
+
+def alb_event(
+    method: str,
+    path: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    query: Query | None = None,
+    body: Any = None,
+    base64_body: bool = False,
+    multi_value: bool = False,
+) -> dict[str, Any]:
+    """An ALB target event; ``multi_value`` as when the target group enables multi-value headers."""
+    request_headers = _request_headers(
+        "app-alb-1234567890.elb.amazonaws.com", headers, body, lower=True
+    )
+    text, encoded = _body(body, base64_body)
+    # The load balancer passes query values URL-encoded, exactly as the client sent them.
+    encoded_query = {
+        quote(k): [quote(x) for x in v] if isinstance(v, list) else quote(v)
+        for k, v in (query or {}).items()
+    }
+    event: dict[str, Any] = {
+        "requestContext": {"elb": {"targetGroupArn": TARGET_GROUP_ARN}},
+        "httpMethod": method,
+        "path": path,
+        "body": text or "",
+        "isBase64Encoded": encoded,
+    }
+    if multi_value:
+        event["multiValueHeaders"] = {k: [v] for k, v in request_headers.items()}
+        event["multiValueQueryStringParameters"] = _multi_values(encoded_query) or {}
+    else:
+        event["headers"] = request_headers
+        event["queryStringParameters"] = _single_values(encoded_query) or {}
+    return event
+
+
+def http_event(source: str, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    """The event ``source`` (one of :data:`SOURCES`) sends for ``method path``."""
+    if source == HTTP_API:
+        return http_api_event(method, path, **kwargs)
+    if source == FUNCTION_URL:
+        return function_url_event(method, path, **kwargs)
+    if source == REST_API:
+        return rest_api_event(method, path, **kwargs)
+    if source in (ALB, ALB_MULTI):
+        return alb_event(method, path, multi_value=source == ALB_MULTI, **kwargs)
+    raise ValueError(f"unknown event source {source!r}; use one of {SOURCES}")
+
+
+# --- reading results ----------------------------------------------------------------------
+
+
+def result_headers(result: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Every response header, lower-cased, whichever of the result's fields carries it."""
+    headers: dict[str, list[str]] = {}
+    for name, value in (result.get("headers") or {}).items():
+        headers.setdefault(name.lower(), []).append(value)
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers.setdefault(name.lower(), []).extend(values)
+    if result.get("cookies"):
+        headers.setdefault("set-cookie", []).extend(result["cookies"])
+    return headers
+
+
+def result_header(result: Mapping[str, Any], name: str) -> str | None:
+    """One response header's (first) value, or None."""
+    values = result_headers(result).get(name.lower())
+    return values[0] if values else None
+
+
+def result_text(result: Mapping[str, Any]) -> str:
+    """The response body as text, decoding base64 when the result says so."""
+    body = result.get("body") or ""
+    if result.get("isBase64Encoded"):
+        return base64.b64decode(body).decode()
+    return str(body)
+
+
+def result_json(result: Mapping[str, Any]) -> Any:
+    """The response body parsed as JSON."""
+    return json.loads(result_text(result))
