@@ -12,7 +12,7 @@ from service.cache import create_cache
 from service.config import Settings, load_settings
 from service.db import create_engine, create_sessionmaker
 from service.errors import install_error_handlers
-from service.health import router as health_router
+from service.health import install_health_routes
 from service.items.router import router as items_router
 from service.logging import configure_logging
 from service.middleware import RequestContextMiddleware
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    app.include_router(health_router)
+    install_health_routes(app)
     app.include_router(items_router)
     if settings.cors_origins:
         app.add_middleware(
