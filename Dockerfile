@@ -47,6 +47,10 @@ FROM runtime AS service
 COPY --from=deps /app/.venv /app/.venv
 COPY service ./service
 USER 10001:10001
+# For `docker run`; ECS uses the task definition's container health check and
+# the ALB its target-group check, both against the same liveness route.
+HEALTHCHECK --interval=30s --timeout=3s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=2)"]
 CMD ["python", "-m", "service", "serve"]
 
 FROM runtime AS lambda

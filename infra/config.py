@@ -84,7 +84,7 @@ CONFIG_KEYS: Final[tuple[KeySpec, ...]] = (
     KeySpec("maxCount", int, 2, "Autoscaling maximum task count."),
     KeySpec("containerInsights", bool, False, "ECS Container Insights on the cluster."),
     KeySpec("certificateArn", str, "", "ACM certificate ARN for the HTTPS listener."),
-    KeySpec("allowHttp", bool, True, "Serve plain HTTP when there is no certificate."),
+    KeySpec("allowHttp", bool, False, "Serve plain HTTP when there is no certificate."),
     KeySpec("cpuTargetPercent", int, 60, "Autoscaling target CPU utilisation (10-90 %)."),
     KeySpec("requestsPerTarget", int, 500, "Autoscaling target ALB requests per task."),
     KeySpec("healthCheckGraceSeconds", int, 60, "ECS health check grace period (0-3600 s)."),
