@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -50,6 +51,14 @@ def unavailable(reason: str) -> None:
     if services_required():
         pytest.fail(f"{reason} (REQUIRE_SERVICES=1, so this is a failure, not a skip)")
     pytest.skip(f"{reason}; {HOW_TO_ENABLE}")
+
+
+def free_port() -> int:
+    """A local TCP port with nothing listening: connecting to it is refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
 
 
 def run(coroutine: Any) -> Any:
@@ -120,14 +129,42 @@ def invoke() -> Invoke:
     return call
 
 
+@pytest.fixture(scope="session")
+def migrated_database(postgres_url: str) -> Iterator[str]:
+    """A database of its own for the HTTP tests, migrated once by the migrate event."""
+    name = f"fastapi_lambda_{uuid.uuid4().hex[:12]}"
+    run(_admin(postgres_url, f'CREATE DATABASE "{name}"'))
+    url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            for field in Settings.model_fields:
+                patch.delenv(field.upper(), raising=False)
+            patch.setenv("ENVIRONMENT", "test")
+            patch.setenv("DATABASE_URL", url)
+            result = lambda_handler.handler({"action": "migrate"}, FakeContext())
+            reset_runtime()
+        assert result["status"] == "ok", result
+        yield url
+    finally:
+        reset_runtime()
+        run(_admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _empty_items(database_url: str) -> None:
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("TRUNCATE items RESTART IDENTITY"))
+    finally:
+        await engine.dispose()
+
+
 @pytest.fixture
-def postgres_env(throwaway_database: str, monkeypatch: pytest.MonkeyPatch, invoke: Invoke) -> str:
-    """The function's environment on a throwaway database, migrated by the migrate event."""
-    monkeypatch.setenv("DATABASE_URL", throwaway_database)
-    result = invoke({"action": "migrate"})
-    assert result["status"] == "ok", result
-    reset_runtime()  # the HTTP tests then begin in a cold environment
-    return throwaway_database
+def postgres_env(migrated_database: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The function's environment on the migrated database, emptied for this test."""
+    run(_empty_items(migrated_database))
+    monkeypatch.setenv("DATABASE_URL", migrated_database)
+    return migrated_database
 
 
 @dataclass
