@@ -1,0 +1,109 @@
+"""Contract tests between the Lambda shape (infra/) and the service (service/).
+
+The function's environment (infra/lambda_documents.py) must be exactly what
+``service.config`` reads on Lambda (docs/contracts.md): parameter names that
+``load_settings`` resolves with one SSM call, never the values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from infra import lambda_documents as ld
+from service.config import Settings, env_name, load_settings
+
+PREFIX = "/fastapi-on-aws/dev"
+PARAMETER_NAMES = {
+    "API_TOKEN": f"{PREFIX}/api-token",
+    "DATABASE_PASSWORD": f"{PREFIX}/database-password",
+    "REDIS_PASSWORD": f"{PREFIX}/redis-password",
+}
+VALUES = {
+    "API_TOKEN": "t" * 48,
+    "DATABASE_PASSWORD": "p-_.~" * 6,
+    "REDIS_PASSWORD": "r!&#" * 16,
+}
+# Settings the function deliberately leaves at the service's default, with the
+# reason. A new Settings field fails the exact-match test until someone decides.
+LEFT_AT_DEFAULT = {
+    "DATABASE_POOL_SIZE": "one request at a time per execution environment; the proxy pools",
+    "DATABASE_MAX_OVERFLOW": "as above",
+    "CACHE_TIMEOUT_SECONDS": "service-side latency budget, not an infrastructure fact",
+    "READINESS_TIMEOUT_SECONDS": "as above",
+    "MIGRATE_ON_START": "Lambda migrates through the deploy-time invocation, not at start-up",
+    "HOST": "no socket: the runtime interface client calls the handler",
+    "PORT": "as above",
+    # Resolved from the *_SSM_PARAMETER names at cold start (B7).
+    "API_TOKEN": "from SSM",
+    "DATABASE_PASSWORD": "from SSM",
+    "REDIS_PASSWORD": "from SSM",
+}
+
+
+def environment(production: bool) -> dict[str, str]:
+    """The function's environment, as the component computes it."""
+    return ld.function_environment(
+        production=production,
+        proxy_endpoint="fastapi-on-aws-dev-proxy.proxy-c0.eu-west-1.rds.amazonaws.com",
+        redis_endpoint="master.cache.abc.euw1.cache.amazonaws.com",
+        log_level="INFO",
+        cors_origins=("https://app.example",),
+        cache_ttl_seconds=120,
+        parameter_names=PARAMETER_NAMES,
+    )
+
+
+@pytest.fixture
+def ssm(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A clean environment and a moto SSM holding the three SecureString parameters."""
+    for field in Settings.model_fields:
+        monkeypatch.delenv(env_name(field), raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        client = boto3.client("ssm", region_name="eu-west-1")
+        for variable, name in PARAMETER_NAMES.items():
+            client.put_parameter(Name=name, Value=VALUES[variable], Type="SecureString")
+        yield client
+
+
+def test_b7_function_variables_are_exactly_what_settings_reads() -> None:
+    """B7: environment = Settings' variables minus the documented defaults; no secret value."""
+    settings_variables = {env_name(field) for field in Settings.model_fields}
+    assert not set(LEFT_AT_DEFAULT) - settings_variables, "stale LEFT_AT_DEFAULT entry"
+    assert set(environment(False)) == settings_variables - set(LEFT_AT_DEFAULT)
+
+
+@pytest.mark.parametrize("production", [False, True], ids=["dev", "prod"])
+def test_b7_function_environment_loads_with_secrets_from_ssm(
+    production: bool, ssm: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """B7: the service resolves the named parameters and connects through the proxy with TLS."""
+    for name, value in environment(production).items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings(ssm_client=ssm)
+    assert settings.environment == ("production" if production else "staging")
+    assert settings.api_token is not None
+    assert settings.api_token.get_secret_value() == VALUES["API_TOKEN"]
+    assert settings.redis_password is not None
+    assert settings.redis_password.get_secret_value() == VALUES["REDIS_PASSWORD"]
+    assert settings.redis_url == "rediss://master.cache.abc.euw1.cache.amazonaws.com:6379/0"
+    assert settings.cors_origins == ["https://app.example"]
+    assert settings.cache_ttl_seconds == 120
+    url = settings.sqlalchemy_url()
+    assert (url.drivername, url.username, url.host, url.port, url.database) == (
+        "postgresql+asyncpg",
+        "app",
+        "fastapi-on-aws-dev-proxy.proxy-c0.eu-west-1.rds.amazonaws.com",
+        5432,
+        "app",
+    )
+    assert url.password == VALUES["DATABASE_PASSWORD"]
+    assert url.query.get("ssl") == "require"
