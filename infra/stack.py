@@ -18,6 +18,7 @@ from infra.components.fargate import build_fargate
 from infra.components.network import Network, NetworkArgs
 from infra.components.registry import Registry, RegistryArgs
 from infra.components.secrets import Secrets, SecretsArgs
+from infra.components.serverless import build_serverless
 from infra.config import StackConfig
 from infra.tags import register_stack_tags
 
@@ -106,10 +107,9 @@ def _build_compute(cfg: StackConfig, shared: SharedLayers) -> Exports:
     # COMPUTE WIRING: the compute engineers replace this body.
     if cfg.compute == "fargate":
         return build_fargate(cfg, shared)
-    del shared
-    if cfg.compute not in ("fargate", "lambda"):
-        raise ValueError(f"unknown compute shape {cfg.compute!r}")
-    return {}
+    if cfg.compute == "lambda":
+        return build_serverless(cfg, shared)
+    raise ValueError(f"config key 'compute' is {cfg.compute!r}: allowed fargate, lambda")
 
 
 def build(cfg: StackConfig) -> Exports:
