@@ -34,6 +34,7 @@ from typing import Any, Final
 import pulumi
 from pulumi_policy import (
     EnforcementLevel,
+    Policy,
     PolicyResource,
     ReportViolation,
     ResourceValidationArgs,
@@ -1714,9 +1715,7 @@ SPECS: Final[tuple[PolicySpec, ...]] = (
     ),
 )
 
-POLICIES: Final[list[ResourceValidationPolicy | StackValidationPolicy]] = [
-    spec.policy for spec in SPECS
-]
+POLICIES: Final[list[Policy]] = [spec.policy for spec in SPECS]
 INVARIANTS_BY_POLICY: Final[Mapping[str, tuple[str, ...]]] = {
     spec.name: spec.invariants for spec in SPECS
 }
