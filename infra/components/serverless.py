@@ -378,9 +378,6 @@ class ServerlessService(pulumi.ComponentResource):
                 subnet_ids=args.private_subnet_ids,
                 security_group_ids=[function_sg.id],
             ),
-            # On destroy, hand the ENIs to the VPC's default group so the
-            # function's group can be deleted without waiting for ENI cleanup.
-            replace_security_groups_on_destroy=True,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
                 log_format="Text", log_group=log_group.name
@@ -402,6 +399,9 @@ class ServerlessService(pulumi.ComponentResource):
             function_name=function.name,
             qualifier=function.version,
             input=ld.migrate_event(),
+            # Invoke on create/replace only: the CRUD scope would add a `tf`
+            # key to the event, which the handler refuses.
+            lifecycle_scope="CREATE_ONLY",
             # Runs again for every new image and every new version.
             triggers={"image": args.image, "function_version": function.version},
             opts=pulumi.ResourceOptions(

@@ -7,15 +7,20 @@ The function's environment (infra/lambda_documents.py) must be exactly what
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
+import lambda_handler
 from infra import lambda_documents as ld
 from service.config import Settings, env_name, load_settings
+from service.lambda_runtime import reset_runtime
 
 PREFIX = "/fastapi-on-aws/dev"
 PARAMETER_NAMES = {
@@ -107,3 +112,43 @@ def test_b7_function_environment_loads_with_secrets_from_ssm(
     )
     assert url.password == VALUES["DATABASE_PASSWORD"]
     assert url.query.get("ssl") == "require"
+
+
+def invoke(event: dict[str, Any]) -> str:
+    """Invoke the real handler as Lambda would, in a fresh execution environment.
+
+    Returns the JSON result the ``aws.lambda_.Invocation`` resource would hold.
+    Runs in a worker thread: the runtime owns that thread's event loop, and the
+    mocked Pulumi runs of neighbouring tests use the main thread's.
+    """
+
+    def run() -> str:
+        try:
+            return json.dumps(lambda_handler.handler(event, None))
+        finally:
+            reset_runtime()
+
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        return worker.submit(run).result(timeout=60)
+
+
+def test_migrate_event_runs_the_migrations_and_passes_the_alias_gate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue item 5: the deploy-time event migrates, and its result lets the alias move.
+
+    The real handler against a throw-away SQLite database (the schema logic is
+    the same one that runs against the proxy). A CRUD-scoped invocation would
+    add a ``tf`` key, which the handler refuses: the gate then stops the deploy.
+    """
+    for field in Settings.model_fields:
+        monkeypatch.delenv(env_name(field), raising=False)
+    monkeypatch.setenv("ENVIRONMENT", "test")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'app.db'}")
+    result = invoke(json.loads(ld.migrate_event()))
+    assert json.loads(result)["status"] == "ok"
+    assert ld.migrated_version("3", result) == "3"
+
+    refused = invoke({**json.loads(ld.migrate_event()), "tf": {"action": "create"}})
+    with pytest.raises(ld.MigrationFailedError, match="did not succeed"):
+        ld.migrated_version("3", refused)

@@ -269,6 +269,8 @@ def test_migration_runs_on_the_published_version_before_the_alias_moves(
     assert migration.inputs["functionName"] == function.outputs["name"]
     assert migration.inputs["qualifier"] == function.outputs["version"]
     assert json.loads(migration.inputs["input"]) == {"action": "migrate"}
+    # CRUD would add a `tf` key the handler refuses (test_serverless_contract.py).
+    assert migration.inputs["lifecycleScope"] == "CREATE_ONLY"
     # A new image (digest) or version re-runs the migrations.
     assert migration.inputs["triggers"] == {
         "image": stack.outputs["imageRef"],
