@@ -17,6 +17,7 @@ See docs/lambda.md.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -255,6 +256,9 @@ class LambdaRuntime:
         self.loop = asyncio.new_event_loop()
         self._lifespan: AppLifespan | None = None
         self._adapter: Mangum | None = None
+        # Shut the app down cleanly if the interpreter exits normally (local runs, the
+        # benchmark); on Lambda the process is simply frozen and eventually stopped.
+        atexit.register(self.close)
 
     def _use_loop(self) -> asyncio.AbstractEventLoop:
         # Mangum 0.22 runs each request on asyncio.get_event_loop(): make that ours,
@@ -290,7 +294,10 @@ class LambdaRuntime:
         return {"action": MIGRATE, "status": "ok", "revision": revision}
 
     def close(self) -> None:
-        """Shut the app down and close the loop (tests; Lambda simply freezes the process)."""
+        """Shut the app down and close the loop; a second call does nothing."""
+        if self.loop.is_closed():
+            return
+        atexit.unregister(self.close)
         loop = self._use_loop()
         try:
             if self._lifespan is not None:

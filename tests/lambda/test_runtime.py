@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -151,3 +152,32 @@ def test_the_loop_survives_code_that_replaces_the_current_loop(
     assert result["statusCode"] == 200
     assert result_json(result)["total"] == 0
     assert run(_backend_pids(postgres_env)) == pids
+
+
+def test_the_process_exits_cleanly_after_serving(tmp_path: Path) -> None:
+    """At interpreter exit the app is shut down: no pending-task or greenlet noise."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_SSM_PARAMETER")}
+    env.update(
+        ENVIRONMENT="test",
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'app.db'}",
+        LOG_LEVEL="WARNING",
+    )
+    probe = (
+        "import json, sys, lambda_handler; "
+        "result = lambda_handler.handler(json.loads(sys.argv[1]), None); "
+        "print(result['statusCode'])"
+    )
+    event = json.dumps(http_event(HTTP_API, "GET", "/health"))
+    completed = subprocess.run(
+        [sys.executable, "-c", probe, event],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip().endswith("200")
+    assert completed.stderr == ""
+    assert "Task was destroyed" not in completed.stdout
