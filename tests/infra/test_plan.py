@@ -26,6 +26,19 @@ def test_committed_diagrams_are_current(build_stack: BuildStack, stack: str, com
     )
 
 
+def test_committed_diagram_index_embeds_every_current_diagram(build_stack: BuildStack) -> None:
+    """docs/diagrams/README.md shows all four diagrams, as generated today."""
+    diagrams = {
+        (stack, compute): plan.render_mermaid(build_stack(stack, compute=compute), compute)
+        for stack, compute in VARIANTS
+    }
+    index = REPO_ROOT / "docs" / "diagrams" / "README.md"
+    assert index.read_text(encoding="utf-8") == plan.render_index(diagrams), (
+        f"docs/diagrams/README.md is out of date: run `{plan.REFRESH_COMMAND}`"
+    )
+    assert index.read_text(encoding="utf-8").count("```mermaid") == len(VARIANTS)
+
+
 @pytest.mark.parametrize(("stack", "compute"), VARIANTS, ids=IDS)
 def test_diagram_has_every_component_and_resource(
     build_stack: BuildStack, stack: str, compute: str
