@@ -149,7 +149,8 @@ def _json(value: object) -> Any:
 def _as_list(value: object) -> list[Any]:
     if value is None:
         return []
-    if isinstance(value, (list, tuple)):
+    # The engine hands policies read-only Sequence/Mapping proxies, not lists.
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
         return list(value)
     return [value]
 
@@ -273,7 +274,7 @@ class StackView:
 def _strings(value: object) -> Iterator[str]:
     if isinstance(value, str):
         yield value
-    elif isinstance(value, (list, tuple)):
+    elif isinstance(value, Sequence) and not isinstance(value, bytes):
         for item in value:
             yield from _strings(item)
     elif isinstance(value, Mapping):

@@ -28,6 +28,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import unknown_checking_proxy
 
 from infra import policies
 from infra.policies import INVARIANTS_BY_POLICY, SPECS
@@ -79,7 +80,8 @@ def resource_args(
         options.protect = protect
     return ResourceValidationArgs(
         record.type,
-        copy.deepcopy(dict(record.inputs if props is None else props)),
+        # The engine wraps props in read-only Mapping/Sequence proxies, not dicts/lists.
+        unknown_checking_proxy(copy.deepcopy(dict(record.inputs if props is None else props))),
         record.urn,
         record.name,
         options,
@@ -112,13 +114,37 @@ def stack_resources(result: StackResult) -> list[PolicyResource]:
     return list(by_urn.values())
 
 
+def _as_engine_sends(resources: list[PolicyResource]) -> list[PolicyResource]:
+    """A copy of ``resources`` whose props are the engine's read-only proxies."""
+    clones = {
+        resource.urn: PolicyResource(
+            resource.resource_type,
+            unknown_checking_proxy(copy.deepcopy(dict(resource.props))),
+            resource.urn,
+            resource.name,
+            resource.opts,
+            None,
+            None,
+            [],
+            {},
+        )
+        for resource in resources
+    }
+    for resource in resources:
+        clone = clones[resource.urn]
+        clone.parent = clones.get(resource.parent.urn) if resource.parent else None
+        clone.dependencies.extend(clones[d.urn] for d in resource.dependencies)
+        for key, deps in resource.property_dependencies.items():
+            clone.property_dependencies[key] = [clones[d.urn] for d in deps]
+    return list(clones.values())
+
+
 def stack_args(
     result: StackResult, resources: list[PolicyResource] | None = None
 ) -> StackValidationArgs:
-    """What the engine hands a stack policy."""
-    return StackValidationArgs(
-        resources if resources is not None else stack_resources(result), _policy_config(result)
-    )
+    """What the engine hands a stack policy (``resources`` stay editable; the copy is not)."""
+    raw = resources if resources is not None else stack_resources(result)
+    return StackValidationArgs(_as_engine_sends(raw), _policy_config(result))
 
 
 def _run(
