@@ -15,7 +15,10 @@ endif
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help run test lint format
+STACK ?= dev
+COMPUTE ?= fargate
+
+.PHONY: help run test lint format plan
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -39,6 +42,9 @@ lint: $(VENV)/.synced ## ruff lint + format check, mypy strict
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+plan: $(VENV)/.synced ## offline plan under mocks (STACK=dev|prod COMPUTE=fargate|lambda): tree + docs/diagrams/$(STACK)-$(COMPUTE).mmd
+	$(BIN)/python -m infra.plan --stack $(STACK) --compute $(COMPUTE)
 
 format: $(VENV)/.synced ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
