@@ -46,6 +46,9 @@ EXPOSE 8000
 FROM runtime AS service
 COPY --from=deps /app/.venv /app/.venv
 COPY service ./service
+# Byte-compile the app at build time: the root filesystem is read-only at run
+# time, so otherwise every cold start would compile it again.
+RUN python -m compileall -q service
 USER 10001:10001
 # For `docker run`; ECS uses the task definition's container health check and
 # the ALB its target-group check, both against the same liveness route.
@@ -57,6 +60,7 @@ FROM runtime AS lambda
 COPY --from=lambda-deps /app/.venv /app/.venv
 COPY service ./service
 COPY lambda_handler.py ./
+RUN python -m compileall -q service lambda_handler.py
 # Where the runtime interface client looks for the handler module.
 ENV LAMBDA_TASK_ROOT=/app
 USER 10001:10001

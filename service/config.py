@@ -127,6 +127,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_development_defaults(self) -> Settings:
+        if self.database_password is not None and self.is_sqlite:
+            raise ValueError(
+                "DATABASE_PASSWORD is set but DATABASE_URL is SQLite, which takes no password; "
+                "unset DATABASE_PASSWORD or set DATABASE_URL=postgresql+asyncpg://user@host:5432/db"
+            )
         if self.api_token is None and self.environment in RELAXED_ENVIRONMENTS:
             self.api_token = SecretStr(DEFAULT_API_TOKEN)
         if self.environment in RELAXED_ENVIRONMENTS:

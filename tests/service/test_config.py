@@ -139,6 +139,18 @@ def test_bad_settings_name_the_variable(
     assert expected in str(raised.value)
 
 
+def test_database_password_with_sqlite_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SQLite takes no password: say which variable to unset instead of a URL parse error."""
+    monkeypatch.setenv("DATABASE_PASSWORD", "s3cret-value")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    message = str(raised.value)
+    assert "DATABASE_PASSWORD is set but DATABASE_URL is SQLite" in message
+    assert "s3cret-value" not in message
+
+
 def test_errors_never_echo_secret_values(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ENVIRONMENT", "production")
     monkeypatch.setenv("API_TOKEN", "dev-token")
