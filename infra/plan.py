@@ -12,8 +12,9 @@ needs no AWS credentials, no Pulumi CLI and no Docker: it runs
    and an edge for every reference between resources, labelled with the
    input that carries it.
 
-``--all`` does this for every stack and shape and writes ``<out>/README.md``
-with every diagram in a ``mermaid`` fence (GitHub renders it). The output is deterministic
+``--all`` does this for every stack and shape, writes ``<out>/README.md``
+with every diagram in a ``mermaid`` fence (GitHub renders it) and refreshes
+the prod diagrams embedded in the repository's README.md. The output is deterministic
 (sorted, ids from logical names, no computed values in the diagram), so the
 committed diagrams can be checked by a test (tests/infra/test_plan.py).
 No secret is ever printed: only whitelisted, non-secret inputs are shown.
@@ -314,6 +315,35 @@ def render_index(diagrams: Mapping[tuple[str, str], str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+README_PATH: Final = REPO_ROOT / "README.md"
+# The README embeds these variants between `<!-- diagram: <stack>-<compute> -->`
+# and `<!-- /diagram -->` markers; `--all` rewrites what is between them.
+README_VARIANTS: Final = (("prod", "fargate"), ("prod", "lambda"))
+_README_BLOCK = re.compile(
+    r"(<!-- diagram: (?P<name>[a-z]+-[a-z]+) -->\n)(?P<body>.*?)(<!-- /diagram -->)", re.DOTALL
+)
+
+
+def embed_in_readme(readme: str, diagrams: Mapping[tuple[str, str], str]) -> str:
+    """``readme`` with each marked diagram block replaced by the current diagram."""
+    wanted = {f"{stack}-{compute}": text for (stack, compute), text in diagrams.items()}
+    found: set[str] = set()
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group("name")
+        if name not in wanted:
+            raise ValueError(f"README.md embeds an unknown diagram {name!r}")
+        found.add(name)
+        body = f"```mermaid\n{wanted[name].rstrip()}\n```\n"
+        return f"{match.group(1)}{body}{match.group(4)}"
+
+    updated = _README_BLOCK.sub(replace, readme)
+    missing = sorted(set(wanted) - found)
+    if missing:
+        raise ValueError(f"README.md has no '<!-- diagram: NAME -->' block for {missing}")
+    return updated
+
+
 def _variants(options: argparse.Namespace) -> Iterable[tuple[str, str]]:
     if options.all:
         return [(stack, compute) for stack in STACKS for compute in COMPUTES]
@@ -342,6 +372,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         index = options.out / "README.md"
         index.write_text(render_index(diagrams), encoding="utf-8")
         sys.stdout.write(f"wrote {index}\n")
+        if options.out == DEFAULT_OUT:
+            embedded = {variant: diagrams[variant] for variant in README_VARIANTS}
+            readme = README_PATH.read_text(encoding="utf-8")
+            README_PATH.write_text(embed_in_readme(readme, embedded), encoding="utf-8")
+            sys.stdout.write(f"refreshed the diagrams embedded in {README_PATH}\n")
     return 0
 
 

@@ -14,6 +14,26 @@ from tests.infra.harness import REPO_ROOT
 IDS = [f"{stack}-{compute}" for stack, compute in VARIANTS]
 
 
+def test_readme_embeds_the_current_prod_diagrams(build_stack: BuildStack) -> None:
+    """README.md shows both shapes' prod diagrams exactly as the program draws them today."""
+    diagrams = {
+        (stack, compute): plan.render_mermaid(build_stack(stack, compute=compute), compute)
+        for stack, compute in plan.README_VARIANTS
+    }
+    readme = plan.README_PATH.read_text(encoding="utf-8")
+    assert readme == plan.embed_in_readme(readme, diagrams), (
+        f"the diagrams in README.md are out of date: run `{plan.REFRESH_COMMAND}`"
+    )
+    for diagram in diagrams.values():
+        assert f"```mermaid\n{diagram.rstrip()}\n```" in readme
+
+
+def test_embedding_refuses_a_readme_without_the_markers() -> None:
+    """A README that lost a marker block is an error, not a silent no-op."""
+    with pytest.raises(ValueError, match="no '<!-- diagram: NAME -->' block"):
+        plan.embed_in_readme("# no diagrams here\n", {("prod", "fargate"): "flowchart LR\n"})
+
+
 @pytest.mark.parametrize(("stack", "compute"), VARIANTS, ids=IDS)
 def test_committed_diagrams_are_current(build_stack: BuildStack, stack: str, compute: str) -> None:
     """docs/diagrams/<stack>-<compute>.mmd equals what the program generates today."""
