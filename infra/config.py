@@ -94,6 +94,20 @@ CONFIG_KEYS: Final[tuple[KeySpec, ...]] = (
     KeySpec("lambdaReservedConcurrency", int, -1, "Lambda reserved concurrency (-1 = none)."),
     KeySpec("apiThrottleRate", int, 50, "HTTP API stage steady-state requests per second."),
     KeySpec("apiThrottleBurst", int, 100, "HTTP API stage burst limit."),
+    # Custom domain (both or neither).
+    KeySpec("domainName", str, "", "Custom domain of the service (needs hostedZoneId), or empty."),
+    KeySpec("hostedZoneId", str, "", "Route 53 hosted zone id of domainName, or empty."),
+    # Alarms and their thresholds.
+    KeySpec("alarmEmail", str, "", "E-mail address subscribed to the alarm topic, or empty."),
+    KeySpec("alarm5xxRatePercent", int, 5, "Alarm: server errors above this % of requests."),
+    KeySpec("alarmLatencyP99Ms", int, 2000, "Alarm: ALB target p99 latency above this (ms)."),
+    KeySpec("alarmCpuPercent", int, 80, "Alarm: ECS service or RDS CPU above this %."),
+    KeySpec("alarmMemoryPercent", int, 80, "Alarm: ECS service memory above this %."),
+    KeySpec("alarmThrottles", int, 1, "Alarm: Lambda throttles per 5 minutes at or above this."),
+    KeySpec("alarmDbFreeStorageGb", int, 5, "Alarm: RDS free storage below this (GiB)."),
+    KeySpec("alarmDbConnections", int, 80, "Alarm: RDS connections above this count."),
+    KeySpec("alarmCacheMemoryPercent", int, 80, "Alarm: Redis memory use above this %."),
+    KeySpec("alarmCacheEvictions", int, 100, "Alarm: Redis evictions per 5 minutes above this."),
 )
 
 _SPECS: Final = {spec.name: spec for spec in CONFIG_KEYS}
@@ -135,6 +149,10 @@ _ACCOUNT = re.compile(r"^\d{12}$")
 _STACK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
+# A lowercase DNS name of two or more labels, no wildcard, no trailing dot.
+_HOSTNAME = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_HOSTED_ZONE = re.compile(r"^Z[A-Z0-9]{1,31}$")
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+\.)+[A-Za-z]{2,63}$")
 
 
 def _fail(key: str, value: object, allowed: str) -> ConfigError:
@@ -237,6 +255,18 @@ class StackConfig:
     lambda_reserved_concurrency: int
     api_throttle_rate: int
     api_throttle_burst: int
+    domain_name: str
+    hosted_zone_id: str
+    alarm_email: str
+    alarm_5xx_rate_percent: int
+    alarm_latency_p99_ms: int
+    alarm_cpu_percent: int
+    alarm_memory_percent: int
+    alarm_throttles: int
+    alarm_db_free_storage_gb: int
+    alarm_db_connections: int
+    alarm_cache_memory_percent: int
+    alarm_cache_evictions: int
 
     # ----------------------------------------------------------------- loading
 
@@ -343,6 +373,18 @@ class StackConfig:
             lambda_reserved_concurrency=number("lambdaReservedConcurrency"),
             api_throttle_rate=number("apiThrottleRate"),
             api_throttle_burst=number("apiThrottleBurst"),
+            domain_name=text("domainName").lower(),
+            hosted_zone_id=text("hostedZoneId"),
+            alarm_email=text("alarmEmail"),
+            alarm_5xx_rate_percent=number("alarm5xxRatePercent"),
+            alarm_latency_p99_ms=number("alarmLatencyP99Ms"),
+            alarm_cpu_percent=number("alarmCpuPercent"),
+            alarm_memory_percent=number("alarmMemoryPercent"),
+            alarm_throttles=number("alarmThrottles"),
+            alarm_db_free_storage_gb=number("alarmDbFreeStorageGb"),
+            alarm_db_connections=number("alarmDbConnections"),
+            alarm_cache_memory_percent=number("alarmCacheMemoryPercent"),
+            alarm_cache_evictions=number("alarmCacheEvictions"),
         )
         config._validate()
         return config
@@ -354,6 +396,7 @@ class StackConfig:
         self._validate_data()
         self._validate_service()
         self._validate_compute()
+        self._validate_operations()
         if self.production:
             self._validate_production()
 
@@ -435,6 +478,46 @@ class StackConfig:
         _between("apiThrottleRate", self.api_throttle_rate, 1, 10000)
         _between("apiThrottleBurst", self.api_throttle_burst, 1, 5000)
 
+    def _validate_operations(self) -> None:
+        """Custom domain (both keys or neither), alarm e-mail and alarm thresholds."""
+        if bool(self.domain_name) != bool(self.hosted_zone_id):
+            missing = "hostedZoneId" if self.domain_name else "domainName"
+            raise _fail(
+                missing,
+                "",
+                "domainName and hostedZoneId are set together (a custom domain) or both left empty",
+            )
+        if self.domain_name and not _HOSTNAME.fullmatch(self.domain_name):
+            raise _fail(
+                "domainName",
+                self.domain_name,
+                "a DNS name such as api.example.com (letters, digits, '-', no wildcard)",
+            )
+        if self.hosted_zone_id and not _HOSTED_ZONE.fullmatch(self.hosted_zone_id):
+            raise _fail(
+                "hostedZoneId",
+                self.hosted_zone_id,
+                "a Route 53 hosted zone id: 'Z' then uppercase letters and digits",
+            )
+        if self.alarm_email and not _EMAIL.fullmatch(self.alarm_email):
+            raise _fail("alarmEmail", self.alarm_email, "an e-mail address, or empty")
+        _between("alarm5xxRatePercent", self.alarm_5xx_rate_percent, 1, 100)
+        _between("alarmLatencyP99Ms", self.alarm_latency_p99_ms, 10, 60000)
+        _between("alarmCpuPercent", self.alarm_cpu_percent, 10, 100)
+        _between("alarmMemoryPercent", self.alarm_memory_percent, 10, 100)
+        _between("alarmThrottles", self.alarm_throttles, 1, 1000000)
+        _between("alarmDbFreeStorageGb", self.alarm_db_free_storage_gb, 1, 65536)
+        if self.alarm_db_free_storage_gb >= self.db_allocated_storage_gb:
+            raise _fail(
+                "alarmDbFreeStorageGb",
+                self.alarm_db_free_storage_gb,
+                f"less than dbAllocatedStorageGb ({self.db_allocated_storage_gb}), "
+                "or the alarm fires on an empty database",
+            )
+        _between("alarmDbConnections", self.alarm_db_connections, 1, 100000)
+        _between("alarmCacheMemoryPercent", self.alarm_cache_memory_percent, 10, 100)
+        _between("alarmCacheEvictions", self.alarm_cache_evictions, 0, 100000000)
+
     def _validate_production(self) -> None:
         """Rules that only apply when ``production`` is true (INVARIANTS B9, B13, C3-C5)."""
         if not self.allowed_account_ids:
@@ -461,11 +544,12 @@ class StackConfig:
         for key, number, minimum in minimums:
             if number < minimum:
                 raise _fail(key, number, f"a production stack requires at least {minimum}")
-        if not self.certificate_arn and not self.allow_http:
+        if not self.certificate_arn and not self.domain_name and not self.allow_http:
             raise _fail(
                 "certificateArn",
                 self.certificate_arn,
-                "a production stack needs an ACM certificate ARN unless allowHttp is true",
+                "a production stack needs an ACM certificate ARN, or a domainName (with "
+                "hostedZoneId) for a managed certificate, unless allowHttp is true",
             )
 
     # ------------------------------------------------------------- derivations
@@ -499,6 +583,16 @@ class StackConfig:
     def service_environment(self) -> str:
         """The service's ``ENVIRONMENT`` value (docs/contracts.md)."""
         return "production" if self.production else "staging"
+
+    @property
+    def custom_domain(self) -> bool:
+        """Whether the stack serves on its own domain (``domainName`` + ``hostedZoneId``)."""
+        return bool(self.domain_name)
+
+    @property
+    def managed_certificate(self) -> bool:
+        """Whether the program issues the domain's ACM certificate (no ``certificateArn``)."""
+        return self.custom_domain and not self.certificate_arn
 
     @property
     def ssm_prefix(self) -> str:

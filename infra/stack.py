@@ -14,12 +14,27 @@ import pulumi
 
 from infra.components.cache import Cache, CacheArgs
 from infra.components.database import Database, DatabaseArgs
+from infra.components.domain import (
+    DomainAlias,
+    DomainAliasArgs,
+    DomainArgs,
+    DomainCertificate,
+)
 from infra.components.fargate import build_fargate
+from infra.components.monitoring import (
+    ComputeOperations,
+    ComputeResult,
+    Dashboard,
+    DashboardArgs,
+    Monitoring,
+    MonitoringArgs,
+)
 from infra.components.network import Network, NetworkArgs
 from infra.components.registry import Registry, RegistryArgs
 from infra.components.secrets import Secrets, SecretsArgs
 from infra.components.serverless import build_serverless
 from infra.config import StackConfig
+from infra.observability import Thresholds
 from infra.tags import register_stack_tags
 
 Exports = dict[str, pulumi.Output[Any]]
@@ -97,25 +112,89 @@ def build_shared(cfg: StackConfig) -> SharedLayers:
     return SharedLayers(network, registry, secrets, database, cache)
 
 
-def _build_compute(cfg: StackConfig, shared: SharedLayers) -> Exports:
+def thresholds(cfg: StackConfig) -> Thresholds:
+    """The alarm thresholds of ``cfg`` (the ``alarm*`` keys)."""
+    return Thresholds(
+        production=cfg.production,
+        error_rate_percent=cfg.alarm_5xx_rate_percent,
+        latency_p99_ms=cfg.alarm_latency_p99_ms,
+        cpu_percent=cfg.alarm_cpu_percent,
+        memory_percent=cfg.alarm_memory_percent,
+        throttles=cfg.alarm_throttles,
+        db_free_storage_gb=cfg.alarm_db_free_storage_gb,
+        db_connections=cfg.alarm_db_connections,
+        cache_memory_percent=cfg.alarm_cache_memory_percent,
+        cache_evictions=cfg.alarm_cache_evictions,
+    )
+
+
+def _build_compute(
+    cfg: StackConfig, shared: SharedLayers, operations: ComputeOperations
+) -> ComputeResult:
     """THE single call site of the compute shape, chosen by ``cfg.compute``.
 
     The Fargate (infra/components/fargate.py) and Lambda
     (infra/components/serverless.py) components are wired here, and only here;
-    each returns the exports it adds to the stack.
+    each returns the exports it adds to the stack, its alarms and its endpoint.
     """
-    # COMPUTE WIRING: the compute engineers replace this body.
     if cfg.compute == "fargate":
-        return build_fargate(cfg, shared)
+        return build_fargate(cfg, shared, operations)
     if cfg.compute == "lambda":
-        return build_serverless(cfg, shared)
+        return build_serverless(cfg, shared, operations)
     raise ValueError(f"config key 'compute' is {cfg.compute!r}: allowed fargate, lambda")
 
 
 def build(cfg: StackConfig) -> Exports:
-    """Build every resource of the stack and return its exports."""
+    """Build every resource of the stack and return its exports.
+
+    Order: the shared layers; then what operations needs before compute (the
+    alarm topic with the data-layer alarms, the domain's certificate); the
+    compute shape with its own alarms; then the domain's alias record and the
+    dashboard, which point at compute. Every operations resource outside the
+    compute component has a logical name independent of ``compute``.
+    """
     register_stack_tags(cfg.tags)
     shared = build_shared(cfg)
+    limits = thresholds(cfg)
+    monitoring = Monitoring(
+        "monitoring",
+        MonitoringArgs(
+            stack=cfg.stack,
+            region=cfg.region,
+            thresholds=limits,
+            alarm_email=cfg.alarm_email,
+            database_identifier=shared.database.identifier,
+            cache_group_id=shared.cache.replication_group_id,
+            cache_node_count=cfg.cache_node_count,
+        ),
+    )
+    domain = DomainArgs(cfg.domain_name, cfg.hosted_zone_id) if cfg.custom_domain else None
+    certificate_arn: pulumi.Input[str] | None = cfg.certificate_arn or None
+    if domain is not None and cfg.managed_certificate:
+        certificate_arn = DomainCertificate("domain", domain).certificate_arn
+    compute = _build_compute(
+        cfg,
+        shared,
+        ComputeOperations(
+            stack=cfg.stack,
+            thresholds=limits,
+            alarm_topic_arn=monitoring.topic_arn,
+            certificate_arn=certificate_arn,
+            domain_name=cfg.domain_name,
+        ),
+    )
+    if domain is not None:
+        if compute.alias_target is None:
+            raise ValueError(f"the {cfg.compute} shape gave no endpoint for domainName")
+        DomainAlias("domain-alias", DomainAliasArgs(domain=domain, target=compute.alias_target))
+    dashboard = Dashboard(
+        "dashboard",
+        DashboardArgs(
+            stack=cfg.stack,
+            region=cfg.region,
+            alarm_sets=(compute.alarms, monitoring.alarms),
+        ),
+    )
     exports: Exports = {
         "compute": pulumi.Output.from_input(cfg.compute),
         "vpcId": shared.network.vpc_id,
@@ -128,5 +207,9 @@ def build(cfg: StackConfig) -> Exports:
         "cacheEndpoint": shared.cache.primary_endpoint,
         "ssmParameterNames": pulumi.Output.from_input(shared.secrets.parameter_names),
     }
-    exports.update(_build_compute(cfg, shared))
+    exports.update(compute.exports)
+    if domain is not None:
+        exports["url"] = pulumi.Output.from_input(f"https://{domain.domain_name}")
+    exports["alarmTopicArn"] = monitoring.topic_arn
+    exports["dashboardName"] = dashboard.dashboard_name
     return exports

@@ -35,6 +35,7 @@ class Cache(pulumi.ComponentResource):
     primary_endpoint: pulumi.Output[str]
     port: int
     url: pulumi.Output[str]
+    replication_group_id: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None
@@ -84,6 +85,8 @@ class Cache(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         self.primary_endpoint = group.primary_endpoint_address
+        # Alarms address the group's nodes by their member cluster ids.
+        self.replication_group_id = group.replication_group_id
         self.url = group.primary_endpoint_address.apply(
             lambda host: f"rediss://{host}:{REDIS_PORT}/0"
         )

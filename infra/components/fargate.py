@@ -22,8 +22,11 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import iam
+from infra import observability as obs
 from infra import task_definition as td
 from infra.components import physical_name, type_token
+from infra.components.domain import AliasTarget
+from infra.components.monitoring import AlarmSet, ComputeOperations, ComputeResult, create_alarms
 from infra.config import StackConfig
 
 if TYPE_CHECKING:
@@ -70,13 +73,16 @@ class FargateSettings:
     cors_origins: tuple[str, ...]
     cache_ttl_seconds: int
     tags: Mapping[str, str] = field(default_factory=dict)
+    domain_name: str = ""
+    """Custom domain: its managed certificate serves HTTPS when no certificateArn is set."""
 
     def __post_init__(self) -> None:
         """Refuse combinations the listener or the cluster cannot honour."""
-        if not self.certificate_arn and not self.allow_http:
+        if not self.https and not self.allow_http:
             raise ValueError(
                 "config key 'certificateArn' is empty and 'allowHttp' is false: set an ACM "
-                "certificate ARN for HTTPS, or allowHttp: true to serve plain HTTP (dev only)"
+                "certificate ARN (or domainName and hostedZoneId for a managed certificate) "
+                "for HTTPS, or allowHttp: true to serve plain HTTP (dev only)"
             )
         if self.production and not self.container_insights:
             raise ValueError(
@@ -107,12 +113,13 @@ class FargateSettings:
             cors_origins=cfg.cors_origins,
             cache_ttl_seconds=cfg.cache_ttl_seconds,
             tags=cfg.tags,
+            domain_name=cfg.domain_name,
         )
 
     @property
     def https(self) -> bool:
-        """Whether the ALB terminates TLS (a certificate is configured)."""
-        return bool(self.certificate_arn)
+        """Whether the ALB terminates TLS (a configured or a managed certificate)."""
+        return bool(self.certificate_arn or self.domain_name)
 
 
 @dataclass(frozen=True)
@@ -131,6 +138,8 @@ class FargateServiceArgs:
     database_security_group_id: pulumi.Input[str]
     cache_endpoint: pulumi.Input[str]
     cache_security_group_id: pulumi.Input[str]
+    operations: ComputeOperations
+    """Alarm topic and thresholds, and the certificate for the HTTPS listener."""
     kms_key_arns: Sequence[pulumi.Input[str]] = ()
     """Customer-managed KMS keys encrypting the parameters (none: the aws/ssm key)."""
 
@@ -144,6 +153,8 @@ class FargateService(pulumi.ComponentResource):
     log_group_name: pulumi.Output[str]
     load_balancer_dns_name: pulumi.Output[str]
     task_security_group_id: pulumi.Output[str]
+    alarms: AlarmSet
+    alias_target: AliasTarget
 
     def __init__(
         self,
@@ -342,13 +353,15 @@ class FargateService(pulumi.ComponentResource):
             type="forward", target_group_arn=target_group.arn
         )
         if settings.https:
+            if args.operations.certificate_arn is None:
+                raise ValueError("the HTTPS listener needs operations.certificate_arn")
             serving_listener = aws.lb.Listener(
                 f"{name}-https",
                 load_balancer_arn=alb.arn,
                 port=HTTPS_PORT,
                 protocol="HTTPS",
                 ssl_policy=TLS_POLICY,
-                certificate_arn=settings.certificate_arn,
+                certificate_arn=args.operations.certificate_arn,
                 default_actions=[forward],
                 tags=tags,
                 opts=child,
@@ -441,6 +454,20 @@ class FargateService(pulumi.ComponentResource):
             opts=child,
         )
 
+        # --- alarms the rollout watches (they must exist, by name, before the service) -----
+        operations = args.operations
+        traffic = create_alarms(
+            name,
+            obs.fargate_traffic_alarms(
+                operations.thresholds,
+                load_balancer=alb.arn_suffix,
+                target_group=target_group.arn_suffix,
+            ),
+            stack=settings.stack,
+            topic_arn=operations.alarm_topic_arn,
+            parent=self,
+        )
+
         # --- service -----------------------------------------------------------------------
         service = aws.ecs.Service(
             f"{name}-service",
@@ -465,6 +492,12 @@ class FargateService(pulumi.ComponentResource):
             deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(
                 enable=True, rollback=True
             ),
+            # ...and so does one whose tasks are healthy but serve 5xx or fail
+            # the target group's checks: ECS watches these alarms during the
+            # rollout and rolls back when one goes to ALARM.
+            alarms=aws.ecs.ServiceAlarmsArgs(
+                alarm_names=traffic.gating_names(), enable=True, rollback=True
+            ),
             # Rolling update that never drops below the running capacity.
             deployment_minimum_healthy_percent=100,
             deployment_maximum_percent=200,
@@ -481,7 +514,12 @@ class FargateService(pulumi.ComponentResource):
                 parent=self,
                 # ECS rejects a target group not yet attached to a listener
                 # (INVARIANT A3); tasks need their secrets grant before start.
-                depends_on=[serving_listener, managed_execution, execution_secrets],
+                depends_on=[
+                    serving_listener,
+                    managed_execution,
+                    execution_secrets,
+                    *traffic.gating(),
+                ],
                 # After creation the autoscaler owns the task count; a deploy
                 # must not reset it to the configured initial value.
                 ignore_changes=["desiredCount"],
@@ -526,6 +564,23 @@ class FargateService(pulumi.ComponentResource):
             opts=child,
         )
 
+        # --- the other alarms (the service's own metrics need its name) ------------------
+        saturation = create_alarms(
+            name,
+            obs.fargate_service_alarms(
+                operations.thresholds, cluster=cluster.name, service=service.name
+            ),
+            stack=settings.stack,
+            topic_arn=operations.alarm_topic_arn,
+            parent=self,
+        )
+        self.alarms = AlarmSet(
+            specs=traffic.specs + saturation.specs,
+            names={**traffic.names, **saturation.names},
+            resources={**traffic.resources, **saturation.resources},
+        )
+        self.alias_target = AliasTarget(dns_name=alb.dns_name, zone_id=alb.zone_id)
+
         # --- outputs (no secret among them, INVARIANT B7) ----------------------------------
         self.url = pulumi.Output.concat(f"{scheme}://", alb.dns_name)
         self.cluster_name = cluster.name
@@ -563,8 +618,10 @@ class FargateService(pulumi.ComponentResource):
         }
 
 
-def build_fargate(cfg: StackConfig, shared: SharedLayers) -> dict[str, pulumi.Output[Any]]:
-    """The Fargate shape on top of the shared layers; returns the stack exports it adds."""
+def build_fargate(
+    cfg: StackConfig, shared: SharedLayers, operations: ComputeOperations
+) -> ComputeResult:
+    """The Fargate shape on top of the shared layers: its exports, alarms and endpoint."""
     service = FargateService(
         "app",
         FargateServiceArgs(
@@ -578,11 +635,13 @@ def build_fargate(cfg: StackConfig, shared: SharedLayers) -> dict[str, pulumi.Ou
             database_security_group_id=shared.database.security_group_id,
             cache_endpoint=shared.cache.primary_endpoint,
             cache_security_group_id=shared.cache.security_group_id,
+            operations=operations,
         ),
     )
-    return {
+    exports: dict[str, pulumi.Output[Any]] = {
         "url": service.url,
         "cluster_name": service.cluster_name,
         "service_name": service.service_name,
         "log_group_name": service.log_group_name,
     }
+    return ComputeResult(exports=exports, alarms=service.alarms, alias_target=service.alias_target)

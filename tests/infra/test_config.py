@@ -187,6 +187,26 @@ REJECTIONS: list[tuple[str, dict[str, Any], str, str]] = [
     ("prod", {"cacheSnapshotRetentionDays": 0}, "cacheSnapshotRetentionDays", "at least 1"),
     ("prod", {"logRetentionDays": 90}, "logRetentionDays", "at least 365"),
     ("prod", {"certificateArn": ""}, "certificateArn", "unless allowHttp"),
+    # Custom domain and alarms (issue 8).
+    ("dev", {"domainName": "api.example.com"}, "hostedZoneId", "set together"),
+    ("dev", {"hostedZoneId": "Z123ABC"}, "domainName", "set together"),
+    ("dev", {"domainName": "*.example.com", "hostedZoneId": "Z1"}, "domainName", "DNS name"),
+    ("dev", {"domainName": "localhost", "hostedZoneId": "Z1"}, "domainName", "DNS name"),
+    ("dev", {"domainName": "a..example.com", "hostedZoneId": "Z1"}, "domainName", "DNS name"),
+    ("dev", {"domainName": "api.example.com", "hostedZoneId": "z12"}, "hostedZoneId", "'Z'"),
+    ("dev", {"domainName": "api.example.com", "hostedZoneId": "X12"}, "hostedZoneId", "'Z'"),
+    ("dev", {"alarmEmail": "ops"}, "alarmEmail", "e-mail address"),
+    ("dev", {"alarmEmail": "ops@example"}, "alarmEmail", "e-mail address"),
+    ("dev", {"alarm5xxRatePercent": 0}, "alarm5xxRatePercent", "1 to 100"),
+    ("dev", {"alarmLatencyP99Ms": 5}, "alarmLatencyP99Ms", "10 to 60000"),
+    ("dev", {"alarmCpuPercent": 101}, "alarmCpuPercent", "10 to 100"),
+    ("dev", {"alarmMemoryPercent": 5}, "alarmMemoryPercent", "10 to 100"),
+    ("dev", {"alarmThrottles": 0}, "alarmThrottles", "1 to"),
+    ("dev", {"alarmDbFreeStorageGb": 0}, "alarmDbFreeStorageGb", "1 to 65536"),
+    ("dev", {"alarmDbFreeStorageGb": 20}, "alarmDbFreeStorageGb", "less than dbAllocated"),
+    ("dev", {"alarmDbConnections": 0}, "alarmDbConnections", "1 to 100000"),
+    ("dev", {"alarmCacheMemoryPercent": 9}, "alarmCacheMemoryPercent", "10 to 100"),
+    ("dev", {"alarmCacheEvictions": -1}, "alarmCacheEvictions", "0 to"),
 ]
 
 
@@ -212,6 +232,32 @@ def test_stack_config_rejects_bad_values(
 def test_prod_with_http_allowed_needs_no_certificate() -> None:
     """allowHttp is the written-down exception to the certificate rule."""
     assert load("prod", certificateArn="", allowHttp=True).certificate_arn == ""
+
+
+def test_custom_domain_is_both_keys_and_replaces_the_prod_certificate() -> None:
+    """domainName + hostedZoneId: a managed certificate, so prod needs no certificateArn."""
+    dev = load("dev", domainName="API.Example.com", hostedZoneId="Z0123456789ABCDEFGHIJ")
+    assert dev.domain_name == "api.example.com"
+    assert dev.custom_domain
+    assert dev.managed_certificate
+    prod = load(
+        "prod", certificateArn="", domainName="api.example.com", hostedZoneId="Z0123456789AB"
+    )
+    assert prod.managed_certificate
+    # An explicit certificateArn wins: the domain is served with it, none is issued.
+    explicit = load("prod", domainName="api.example.com", hostedZoneId="Z0123456789AB")
+    assert explicit.custom_domain
+    assert not explicit.managed_certificate
+    assert not load("dev").custom_domain
+
+
+def test_alarm_defaults_and_email_are_accepted() -> None:
+    """Defaults are sane and valid; an e-mail address is accepted."""
+    cfg = load("dev", alarmEmail="ops+alerts@example.co.uk")
+    assert cfg.alarm_email == "ops+alerts@example.co.uk"
+    assert cfg.alarm_5xx_rate_percent == 5
+    assert cfg.alarm_db_free_storage_gb < cfg.db_allocated_storage_gb
+    assert load("prod").alarm_db_connections > load("dev").alarm_db_connections
 
 
 def test_config_error_is_a_value_error() -> None:

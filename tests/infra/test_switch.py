@@ -22,7 +22,9 @@ from typing import Any
 
 import pytest
 
+from infra.components.domain import ALIAS_TYPE, CERTIFICATE_TYPE
 from infra.components.fargate import COMPONENT_TYPE as FARGATE_TYPE
+from infra.components.monitoring import DASHBOARD_TYPE, MONITORING_TYPE
 from infra.components.serverless import COMPONENT_TYPE as SERVERLESS_TYPE
 from tests.infra import harness
 from tests.infra.harness import ResourceRecord, StackResult
@@ -35,6 +37,10 @@ SHARED_COMPONENTS = (
     "fastapi-on-aws:cache:Cache",
 )
 COMPUTE_COMPONENTS = {"fargate": FARGATE_TYPE, "lambda": SERVERLESS_TYPE}
+# Operations components (alarm topic and data-layer alarms, dashboard, custom
+# domain) are compute-independent too, but point at compute, so a switch may
+# update their inputs: tests/infra/test_monitoring.py and test_domain.py check them.
+OPERATIONS_COMPONENTS = (MONITORING_TYPE, DASHBOARD_TYPE, CERTIFICATE_TYPE, ALIAS_TYPE)
 IMAGE = "docker:index/image:Image"
 # Inputs of shared resources a switch may change, each with the reason:
 # the stack-wide `compute` tag (INVARIANT C7) and the image's Dockerfile target
@@ -68,9 +74,20 @@ def shared(result: StackResult) -> dict[str, ResourceRecord]:
     return {r.urn: r for r in result.resources if is_shared(result, r)}
 
 
+def is_operations(result: StackResult, record: ResourceRecord) -> bool:
+    """Whether ``record`` is an operations component or lives inside one."""
+    return record.type in OPERATIONS_COMPONENTS or any(
+        parent.type in OPERATIONS_COMPONENTS for parent in result.ancestors(record)
+    )
+
+
 def compute_only(result: StackResult) -> dict[str, ResourceRecord]:
-    """URN → record of every resource outside the shared layers."""
-    return {r.urn: r for r in result.resources if not is_shared(result, r)}
+    """URN → record of every resource outside the shared layers and operations."""
+    return {
+        r.urn: r
+        for r in result.resources
+        if not is_shared(result, r) and not is_operations(result, r)
+    }
 
 
 def input_changes(before: ResourceRecord, after: ResourceRecord) -> dict[str, str]:
