@@ -300,7 +300,6 @@ def lambda_alarms(
             datapoints_to_alarm=3,
             treat_missing_data="notBreaching",
             unit="% of invocations",
-            gates_deployments=True,
         ),
         AlarmSpec(
             key="api-5xx-rate",
@@ -319,7 +318,6 @@ def lambda_alarms(
             datapoints_to_alarm=3,
             treat_missing_data="notBreaching",
             unit="% of requests",
-            gates_deployments=True,
         ),
         AlarmSpec(
             key="lambda-throttles",
