@@ -1068,7 +1068,11 @@ def _role_documents(
 def _runtime_role_scope(view: StackView, fail: StackFail, _args: StackValidationArgs) -> None:
     """A6: the execution role pulls, logs and reads exactly the app's parameters."""
     parameters = {str(parameter.props.get("arn")) for parameter in view.of_type(T_SSM_PARAMETER)}
-    has_cmk = bool(view.of_type(T_KMS_KEY))
+    # Only a key the SSM parameters are encrypted with justifies kms:Decrypt on
+    # the runtime role; other keys in the stack (the alarm topic's) do not.
+    has_cmk = any(
+        view.refs(parameter, "keyId", T_KMS_KEY) for parameter in view.of_type(T_SSM_PARAMETER)
+    )
     roles: list[tuple[PolicyResource, bool]] = []
     for task in view.of_type(T_TASK_DEFINITION):
         roles += [(role, True) for role in view.refs(task, "executionRoleArn", T_ROLE)]
