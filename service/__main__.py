@@ -4,9 +4,22 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from service.config import ConfigError, load_settings
 from service.logging import configure_logging
+
+# How `serve` runs uvicorn; the HTTP benchmark serves its baseline app with the same.
+UVICORN_OPTIONS: dict[str, Any] = {
+    "workers": 1,
+    # Behind the ALB / API Gateway: trust X-Forwarded-* from the private network.
+    "proxy_headers": True,
+    "forwarded_allow_ips": "*",
+    # The service writes its own access log (service.middleware); uvicorn's would repeat it.
+    "access_log": False,
+    "log_config": None,
+    "server_header": False,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,13 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         factory=True,
         host=settings.host,
         port=settings.port,
-        workers=1,
-        # Behind the ALB / API Gateway: trust X-Forwarded-* from the private network.
-        proxy_headers=True,
-        forwarded_allow_ips="*",
-        access_log=False,
-        log_config=None,
-        server_header=False,
+        **UVICORN_OPTIONS,
     )
     return 0
 

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     # Socket timeouts for Redis: a dead or slow cache must not stall a request.
     cache_timeout_seconds: float = Field(default=0.25, gt=0, le=5)
     cache_ttl_seconds: int = Field(default=60, ge=1, le=86_400)
+    # Larger request bodies are refused with 413 before the app reads them.
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=104_857_600)
     readiness_timeout_seconds: float = Field(default=1.0, gt=0, le=1.0)
     api_token: SecretStr | None = None
     log_level: LogLevel = "INFO"

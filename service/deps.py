@@ -13,14 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.cache import Cache
 from service.config import Settings
 
+# The dependencies below do no I/O but are ``async def`` on purpose: FastAPI runs a
+# plain ``def`` dependency in a worker thread, a thread hop per request.
 
-def get_settings(request: Request) -> Settings:
+
+async def get_settings(request: Request) -> Settings:
     """The settings the app was built with."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_cache(request: Request) -> Cache:
+async def get_cache(request: Request) -> Cache:
     """The cache opened by the lifespan."""
     cache: Cache = request.app.state.cache
     return cache
@@ -36,7 +39,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <API_TOKEN>`")
 
 
-def require_token(
+async def require_token(
     settings: Annotated[Settings, Depends(get_settings)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:

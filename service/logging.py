@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -12,6 +14,9 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 
 # Set by the request middleware; read by every log line emitted while a request runs.
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+# Whether INFO lines (the access log) are written; set by configure_logging.
+_access_log_enabled = True
 
 
 def _add_request_id(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
@@ -51,7 +56,9 @@ def _shared_processors() -> list[Processor]:
 
 def configure_logging(level: str = "INFO") -> None:
     """Configure structlog and route the stdlib loggers (uvicorn, alembic) through it."""
+    global _access_log_enabled
     numeric_level = logging.getLevelNamesMapping()[level.upper()]
+    _access_log_enabled = numeric_level <= logging.INFO
     structlog.configure(
         processors=[
             *_shared_processors(),
@@ -85,6 +92,37 @@ def configure_logging(level: str = "INFO") -> None:
         logging.getLogger(name).propagate = True
     # Alembic announces every plugin it loads at INFO; only its migration lines matter.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+def write_access_log(
+    method: str, path: str, status: int, duration_ms: float, request_id: str
+) -> None:
+    """Write the access log line of one request, as structlog would render it.
+
+    The same keys, order and timestamp format as a ``structlog`` INFO line bound
+    to ``component="access"``, built directly: going through structlog's bound
+    logger and processor chain cost about twice as much on every request, which
+    was the largest part of the service's overhead over a bare app.
+    """
+    if not _access_log_enabled:
+        return
+    line = json.dumps(
+        {
+            "component": "access",
+            "method": method,
+            "path": path,
+            "status": status,
+            "duration_ms": duration_ms,
+            "request_id": request_id,
+            "event": "request",
+            "level": "info",
+            # isoformat() of an aware UTC time ends in "+00:00"; structlog writes "Z".
+            "ts": datetime.now(UTC).isoformat()[:-6] + "Z",
+        }
+    )
+    stream = sys.stdout
+    stream.write(line + "\n")
+    stream.flush()
 
 
 def get_logger(name: str) -> Any:

@@ -13,7 +13,7 @@ from service.config import Settings, load_settings
 from service.db import create_engine, create_sessionmaker
 from service.errors import install_error_handlers
 from service.health import install_health_routes
-from service.items.router import router as items_router
+from service.items.router import install_item_routes
 from service.logging import configure_logging
 from service.middleware import RequestContextMiddleware
 
@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     install_health_routes(app)
-    app.include_router(items_router)
+    install_item_routes(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -58,5 +58,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=600,
         )
     # Added last, so it is the outermost layer and sees every response (CORS too).
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

@@ -1,20 +1,21 @@
-"""Pure ASGI middleware: request id, access log, security headers, last-resort 500.
+"""Pure ASGI middleware: request id, access log, security headers, body limit, last-resort 500.
 
-One middleware does all four so each request pays for a single extra ASGI layer
-and a single pass over the request headers.
+One middleware does all of them so each request pays for a single extra ASGI
+layer and a single pass over the request headers.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 
 import structlog
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import error_response
-from service.logging import request_id_var
+from service.logging import request_id_var, write_access_log
 
 # Echo a caller's id only if it is short and harmless in headers and logs.
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
@@ -27,13 +28,35 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 HSTS_HEADER = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
 
 
-class RequestContextMiddleware:
-    """Tags each HTTP request with an id, secures and logs its response."""
+DEFAULT_MAX_BODY_BYTES = 1_048_576
+# Without Content-Length or chunking these carry no body in HTTP/1.1: nothing to count.
+_BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-    def __init__(self, app: ASGIApp) -> None:
-        """Wrap ``app``; the access logger is bound once here, not per request."""
+
+class RequestBodyTooLarge(HTTPException):
+    """The request body is over the limit; rendered as a 413 envelope."""
+
+    def __init__(self, limit: int) -> None:
+        """Name the limit in the message, so the client knows what to send."""
+        super().__init__(
+            status_code=413, detail=f"Request body is larger than the limit of {limit} bytes"
+        )
+
+
+def _content_length(value: bytes) -> int | None:
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+class RequestContextMiddleware:
+    """Tags each HTTP request with an id, secures, limits and logs it."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+        """Wrap ``app``; request bodies over ``max_body_bytes`` get a 413 envelope."""
         self.app = app
-        self._log = structlog.get_logger().bind(component="access")
+        self.max_body_bytes = max_body_bytes
         self._error_log = structlog.get_logger().bind(component="errors")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -45,14 +68,21 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         request_id: str | None = None
         https = scope.get("scheme") == "https"
+        content_length: int | None = None
+        chunked = False
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 request_id = value.decode("latin-1")
             elif name == b"x-forwarded-proto":
                 # A proxy chain lists protocols left to right; the client's is first.
                 https = https or value.split(b",", 1)[0].strip().lower() == b"https"
+            elif name == b"content-length":
+                content_length = _content_length(value)
+            elif name == b"transfer-encoding":
+                chunked = True
         if request_id is None or not _VALID_REQUEST_ID.fullmatch(request_id):
-            request_id = uuid.uuid4().hex
+            # 128 random bits as hex, like uuid4().hex without building a UUID object.
+            request_id = os.urandom(16).hex()
         token = request_id_var.set(request_id)
 
         extra_headers = [(b"x-request-id", request_id.encode("ascii")), *SECURITY_HEADERS]
@@ -69,8 +99,21 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", ()), *extra_headers]
             await send(message)
 
+        limit = self.max_body_bytes
+        if chunked or (content_length is None and scope["method"] not in _BODYLESS_METHODS):
+            # No trustworthy length up front (chunked, or an in-process caller):
+            # count the bytes as the app reads them. With a Content-Length the
+            # server never delivers more than announced, so checking it is enough.
+            receive = _limited(receive, limit)
         try:
+            if content_length is not None and content_length > limit:
+                raise RequestBodyTooLarge(limit)
             await self.app(scope, receive, send_with_headers)
+        except RequestBodyTooLarge as error:
+            if response_started:
+                raise
+            response = error_response(413, str(error.detail))
+            await response(scope, receive, send_with_headers)
         except Exception:
             # The traceback goes to the log only; the client gets a generic envelope.
             self._error_log.exception("unhandled error", method=scope["method"], path=scope["path"])
@@ -79,12 +122,27 @@ class RequestContextMiddleware:
             response = error_response(500, "Internal server error; quote the request_id")
             await response(scope, receive, send_with_headers)
         finally:
-            self._log.info(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                request_id=request_id,
+            write_access_log(
+                scope["method"],
+                scope["path"],
+                status,
+                round((time.perf_counter() - started) * 1000, 2),
+                request_id,
             )
             request_id_var.reset(token)
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    """``receive`` that raises :class:`RequestBodyTooLarge` once the body passes ``limit``."""
+    received = 0
+
+    async def receive_within_limit() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise RequestBodyTooLarge(limit)
+        return message
+
+    return receive_within_limit
