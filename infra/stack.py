@@ -107,6 +107,9 @@ def build_shared(cfg: StackConfig) -> SharedLayers:
             # prod applies changes in the maintenance window.
             apply_immediately=not cfg.is_prod,
             protect=cfg.protect_data,
+            final_snapshot_identifier=f"fastapi-on-aws-{cfg.stack}-redis-final"
+            if cfg.is_prod
+            else None,
         ),
     )
     return SharedLayers(network, registry, secrets, database, cache)

@@ -26,6 +26,8 @@ class CacheArgs:
     snapshot_retention_days: int
     apply_immediately: bool
     protect: bool
+    # Set in prod: deleting the group (a deliberate teardown) keeps its data.
+    final_snapshot_identifier: str | None = None
 
 
 class Cache(pulumi.ComponentResource):
@@ -81,6 +83,7 @@ class Cache(pulumi.ComponentResource):
             automatic_failover_enabled=replicated,
             multi_az_enabled=replicated,
             snapshot_retention_limit=args.snapshot_retention_days,
+            final_snapshot_identifier=args.final_snapshot_identifier,
             apply_immediately=args.apply_immediately,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )

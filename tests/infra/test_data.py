@@ -93,7 +93,14 @@ def test_c4_prod_cache_fails_over_and_keeps_snapshots(build_stack: BuildStack) -
         assert redis.inputs["multiAzEnabled"] is True
         assert redis.inputs["numCacheClusters"] >= 2
         assert redis.inputs["snapshotRetentionLimit"] >= 1
+        # A teardown keeps the data too: deleting the group takes a final snapshot.
+        assert redis.inputs["finalSnapshotIdentifier"] == "fastapi-on-aws-prod-redis-final"
         assert redis.protect is True
+
+
+def test_dev_cache_takes_no_final_snapshot(build_stack: BuildStack) -> None:
+    """dev is disposable: `pulumi destroy` leaves no snapshot behind to pay for."""
+    assert "finalSnapshotIdentifier" not in build_stack("dev").one(REPLICATION_GROUP).inputs
 
 
 def test_single_node_cache_has_no_failover(build_stack: BuildStack) -> None:
