@@ -59,6 +59,9 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+CONNECT_TIMEOUT_SECONDS = 5
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     """The engine for the configured database, with a pool sized from settings."""
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
@@ -69,6 +72,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
             # Recycle before RDS Proxy / NAT idle timeouts silently drop connections.
             pool_recycle=1800,
             pool_timeout=10,
+            # asyncpg waits 60 s for a connection by default: an unreachable database
+            # would hold each request that long instead of answering 503 promptly.
+            connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
         )
     return create_async_engine(settings.sqlalchemy_url(), **kwargs)
 

@@ -12,10 +12,24 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from service.logging import request_id_var
+from service.logging import get_logger, request_id_var
+
+log = get_logger("errors")
+
+# Errors that mean "the database cannot be reached right now", as opposed to a bad
+# query or a constraint violation: lost or refused connections, an exhausted pool.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    # Refused, reset or timed-out sockets from the driver (ConnectionError, TimeoutError).
+    OSError,
+)
+RETRY_AFTER_SECONDS = "1"
 
 # Stable, machine-readable codes; anything unlisted derives from the HTTP phrase.
 CODES: dict[int, str] = {
@@ -125,6 +139,29 @@ async def validation_exception_handler(request: Request, exc: Exception) -> Resp
     return error_response(422, message, details=errors)
 
 
+async def database_unavailable_handler(request: Request, exc: Exception) -> Response:
+    """503 with the envelope when the database is unreachable, so clients retry."""
+    log.warning(
+        "database unavailable",
+        method=request.method,
+        path=request.url.path,
+        error=f"{type(exc).__name__}: {str(exc)[:200]}",
+    )
+    return error_response(
+        503,
+        "The database is unavailable; retry later",
+        headers={"Retry-After": RETRY_AFTER_SECONDS},
+    )
+
+
+async def dbapi_error_handler(request: Request, exc: Exception) -> Response:
+    """503 for a connection the driver lost mid-request; anything else is a real 500."""
+    assert isinstance(exc, sa_exc.DBAPIError)
+    if exc.connection_invalidated or isinstance(exc.orig, DATABASE_UNAVAILABLE):
+        return await database_unavailable_handler(request, exc)
+    raise exc
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the envelope for HTTP errors and validation errors.
 
@@ -133,3 +170,6 @@ def install_error_handlers(app: FastAPI) -> None:
     """
     app.add_exception_handler(StarletteHTTPException, http_exception_handler)
     app.add_exception_handler(RequestValidationError, validation_exception_handler)
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, database_unavailable_handler)
+    app.add_exception_handler(sa_exc.DBAPIError, dbapi_error_handler)

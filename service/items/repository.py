@@ -30,6 +30,16 @@ class ItemRepository:
         """The item, or None."""
         return await self.session.get(Item, item_id)
 
+    async def get_for_update(self, item_id: int) -> Item | None:
+        """The item, locked until the session commits (``SELECT ... FOR UPDATE``), or None.
+
+        Concurrent updates then run one after the other on fresh data. Without
+        the lock, a writer that read the row before another committed compares
+        its values with stale ones, skips the columns it thinks unchanged, and
+        leaves a mix of two writes.
+        """
+        return await self.session.get(Item, item_id, with_for_update=True, populate_existing=True)
+
     async def create(self, data: ItemCreate) -> Item:
         """Insert and commit."""
         item = Item(**data.model_dump())

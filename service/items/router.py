@@ -107,7 +107,7 @@ async def update_item(
 ) -> ItemPublic:
     """Change an item, then drop its cached copy."""
     repository = ItemRepository(session)
-    item = await repository.get(item_id)
+    item = await repository.get_for_update(item_id)
     if item is None:
         raise _not_found(item_id)
     item = await repository.update(item, data)
@@ -125,7 +125,7 @@ async def update_item(
 async def delete_item(item_id: ItemId, session: SessionDep, cache: CacheDep) -> Response:
     """Remove an item and its cached copy."""
     repository = ItemRepository(session)
-    item = await repository.get(item_id)
+    item = await repository.get_for_update(item_id)
     if item is None:
         raise _not_found(item_id)
     await repository.delete(item)

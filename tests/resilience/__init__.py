@@ -1,0 +1,1 @@
+"""Resilience: the service under lost dependencies, shutdown and concurrent writes."""
