@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -46,6 +47,35 @@ CODES: dict[int, str] = {
     500: "internal_error",
     503: "service_unavailable",
 }
+
+
+class ErrorBody(BaseModel):
+    """The inside of the envelope."""
+
+    code: str
+    message: str
+    request_id: str | None
+    details: Any = None
+
+
+class ErrorEnvelope(BaseModel):
+    """What every 4xx/5xx carries; documented in the OpenAPI schema for each error status."""
+
+    error: ErrorBody
+
+
+def error_responses(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries documenting the envelope for ``statuses``.
+
+    ``descriptions`` maps ``"s404"`` style keys to a route-specific description.
+    """
+    return {
+        status: {
+            "model": ErrorEnvelope,
+            "description": descriptions.get(f"s{status}", _phrase(status) or "Error"),
+        }
+        for status in statuses
+    }
 
 
 def error_code(status_code: int) -> str:

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.responses import Response
 
-from service.errors import error_response
+from service.errors import error_response, error_responses
 from service.logging import get_logger
 
 log = get_logger("health")
@@ -79,5 +79,5 @@ def install_health_routes(app: FastAPI) -> None:
         methods=["GET"],
         tags=["health"],
         summary="Readiness: the database answers SELECT 1 and the cache answers PING",
-        responses={503: {"description": "A dependency failed; details.checks names it"}},
+        responses=error_responses(503, s503="A dependency failed; details.checks names it"),
     )

@@ -8,6 +8,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Path, Query, Request
 from starlette.responses import Response
 
 from service.deps import CacheDep, SessionDep, TokenDep
+from service.errors import error_responses
 from service.items.repository import ItemRepository
 from service.items.schemas import (
     DEFAULT_PAGE_SIZE,
@@ -18,14 +19,23 @@ from service.items.schemas import (
     ItemUpdate,
 )
 
-router = APIRouter(prefix="/api/v1/items", tags=["items"])
+# Every item route may answer these with the envelope; FastAPI's own 422 schema
+# (``{"detail": [...]}``) would misdescribe what the service sends.
+router = APIRouter(
+    prefix="/api/v1/items",
+    tags=["items"],
+    responses=error_responses(
+        422, 503, s422="Invalid request", s503="The database is unavailable; retry later"
+    ),
+)
 
 # PostgreSQL INTEGER bounds: a larger id could never exist, and would overflow the driver.
 MAX_ID = 2**31 - 1
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID, description="The item's id")]
-_AUTH_RESPONSES: dict[int | str, dict[str, str]] = {
-    401: {"description": "Missing or invalid bearer token"}
-}
+_AUTH_RESPONSES = error_responses(
+    401, 413, s401="Missing or invalid bearer token", s413="Request body too large"
+)
+_NOT_FOUND = error_responses(404, s404="No such item")
 
 
 def cache_key(item_id: int) -> str:
@@ -56,7 +66,7 @@ async def list_items(
 @router.get(
     "/{item_id}",
     response_model=ItemPublic,
-    responses={404: {"description": "No such item"}},
+    responses=_NOT_FOUND,
     summary="Get one item (cached)",
 )
 async def get_item(item_id: ItemId, request: Request) -> Response:
@@ -99,7 +109,7 @@ async def create_item(data: ItemCreate, session: SessionDep) -> ItemPublic:
     "/{item_id}",
     response_model=ItemPublic,
     dependencies=[TokenDep],
-    responses={**_AUTH_RESPONSES, 404: {"description": "No such item"}},
+    responses={**_AUTH_RESPONSES, **_NOT_FOUND},
     summary="Update the fields sent",
 )
 async def update_item(
@@ -119,7 +129,7 @@ async def update_item(
     "/{item_id}",
     status_code=204,
     dependencies=[TokenDep],
-    responses={**_AUTH_RESPONSES, 404: {"description": "No such item"}},
+    responses={**_AUTH_RESPONSES, **_NOT_FOUND},
     summary="Delete an item",
 )
 async def delete_item(item_id: ItemId, session: SessionDep, cache: CacheDep) -> Response:

@@ -1,0 +1,1 @@
+"""Hostile input: schema-driven fuzzing and explicit malformed, oversized and unicode requests."""
