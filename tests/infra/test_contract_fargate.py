@@ -33,6 +33,7 @@ LEFT_AT_DEFAULT = {
     "CACHE_TIMEOUT_SECONDS": "service-side latency budget, not an infrastructure fact",
     "READINESS_TIMEOUT_SECONDS": "as above",
     "MIGRATE_ON_START": "true by default: `serve` must migrate before it listens",
+    "MAX_BODY_BYTES": "an application limit (1 MiB default), the same in every environment",
     # The Lambda shape's mechanism; Fargate injects values via secrets[].valueFrom.
     "API_TOKEN_SSM_PARAMETER": "Lambda only",
     "DATABASE_PASSWORD_SSM_PARAMETER": "Lambda only",

@@ -41,6 +41,7 @@ LEFT_AT_DEFAULT = {
     "CACHE_TIMEOUT_SECONDS": "service-side latency budget, not an infrastructure fact",
     "READINESS_TIMEOUT_SECONDS": "as above",
     "MIGRATE_ON_START": "Lambda migrates through the deploy-time invocation, not at start-up",
+    "MAX_BODY_BYTES": "an application limit (1 MiB default), the same in every environment",
     "HOST": "no socket: the runtime interface client calls the handler",
     "PORT": "as above",
     # Resolved from the *_SSM_PARAMETER names at cold start (B7).
