@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from contextvars import ContextVar
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -94,34 +94,48 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
+def _json_string(value: str) -> str:
+    """``json.dumps(value)``, skipping the encoder for the usual plain ASCII value."""
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return f'"{value}"'
+    return json.dumps(value)
+
+
+_second = -1
+_second_text = ""
+
+
+def _utc_timestamp() -> str:
+    """The current UTC time as ISO 8601 with microseconds and ``Z``, like structlog's."""
+    global _second, _second_text
+    now = time.time()
+    second = int(now)
+    if second != _second:  # formatting the date part once a second is enough
+        _second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _second = second
+    return f"{_second_text}.{int((now - second) * 1_000_000):06d}Z"
+
+
 def write_access_log(
     method: str, path: str, status: int, duration_ms: float, request_id: str
 ) -> None:
     """Write the access log line of one request, as structlog would render it.
 
-    The same keys, order and timestamp format as a ``structlog`` INFO line bound
-    to ``component="access"``, built directly: going through structlog's bound
-    logger and processor chain cost about twice as much on every request, which
-    was the largest part of the service's overhead over a bare app.
+    The same keys, order, separators and timestamp format as a structlog INFO
+    line bound to ``component="access"``, but formatted directly: the bound
+    logger, its processor chain and a fresh JSON encoder per line were the
+    largest part of the service's per-request overhead over a bare app.
     """
     if not _access_log_enabled:
         return
-    line = json.dumps(
-        {
-            "component": "access",
-            "method": method,
-            "path": path,
-            "status": status,
-            "duration_ms": duration_ms,
-            "request_id": request_id,
-            "event": "request",
-            "level": "info",
-            # isoformat() of an aware UTC time ends in "+00:00"; structlog writes "Z".
-            "ts": datetime.now(UTC).isoformat()[:-6] + "Z",
-        }
+    line = (
+        f'{{"component": "access", "method": {_json_string(method)}, '
+        f'"path": {_json_string(path)}, "status": {status:d}, '
+        f'"duration_ms": {float(duration_ms)!r}, "request_id": {_json_string(request_id)}, '
+        f'"event": "request", "level": "info", "ts": "{_utc_timestamp()}"}}\n'
     )
     stream = sys.stdout
-    stream.write(line + "\n")
+    stream.write(line)
     stream.flush()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -29,9 +30,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.cache = create_cache(settings)
+        # Everything alive now (modules, the app, its routes and models) lives as long as
+        # the process. Frozen, the cyclic GC's full collections skip it: unfrozen, they
+        # walked the whole heap and paused the loop for ~70 ms several times a second
+        # under load, the cause of the cached read's p99.
+        gc.freeze()
         try:
             yield
         finally:
+            gc.unfreeze()
             await app.state.cache.close()
             await engine.dispose()
 
