@@ -18,7 +18,7 @@ BIN := $(VENV)/bin
 STACK ?= dev
 COMPUTE ?= fargate
 
-.PHONY: help run test lint format plan
+.PHONY: help run test lint format plan bench
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -32,7 +32,7 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen
 	@touch $@
 
-run: $(VENV)/.synced ## migrate, then serve on http://$(HOST):$(PORT) (SQLite + in-process cache by default)
+run: $(VENV)/.synced ## migrate, then serve on http://127.0.0.1:8000 (HOST/PORT override; SQLite + in-process cache by default)
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m service serve
 
 test: $(VENV)/.synced ## run the whole test suite
@@ -43,8 +43,11 @@ lint: $(VENV)/.synced ## ruff lint + format check, mypy strict
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-plan: $(VENV)/.synced ## offline plan under mocks (STACK=dev|prod COMPUTE=fargate|lambda): tree + docs/diagrams/$(STACK)-$(COMPUTE).mmd
+plan: $(VENV)/.synced ## offline plan under mocks (STACK=dev|prod COMPUTE=fargate|lambda): resource tree + Mermaid diagram
 	$(BIN)/python -m infra.plan --stack $(STACK) --compute $(COMPUTE)
+
+bench: $(VENV)/.synced ## every benchmark in one table of figures, baselines and ratios (PostgreSQL + Redis on 127.0.0.1; installs wrk if missing)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 format: $(VENV)/.synced ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
