@@ -4,6 +4,13 @@
 and the caller carries on as on a miss, so a dead Redis costs latency (bounded
 by short socket timeouts) and never an error. ``ping`` does raise; readiness
 uses it.
+
+Read-through entries are versioned so a slow reader cannot put back a value a
+writer has just replaced or deleted: every key has a version key next to it.
+Writers, after their commit, bump the version and drop the value
+(``invalidate``); readers fetch value and version together
+(``get_versioned``, one round trip) and, on a miss, store what they loaded only
+if the version is still the one they saw (``set_if_version``).
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import time
 from collections import OrderedDict
 from typing import Any, Protocol
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
@@ -35,6 +42,20 @@ class Cache(Protocol):
 
     async def delete(self, key: str) -> None:
         """Drop a key; failures are logged and ignored."""
+
+    async def get_versioned(self, key: str, version_key: str) -> tuple[bytes | None, bytes | None]:
+        """The value and its version (None when absent or on a failure), read together."""
+
+    async def set_if_version(
+        self, key: str, value: bytes, ttl_seconds: int, version_key: str, version: bytes | None
+    ) -> None:
+        """Store ``value`` only if ``version_key`` still holds ``version`` (None: absent)."""
+
+    async def invalidate(self, key: str, version_key: str, version_ttl_seconds: int) -> None:
+        """Bump the version (expiring after ``version_ttl_seconds``) and drop the value.
+
+        Failures are retried once, then logged and ignored.
+        """
 
     async def ping(self) -> None:
         """Raise if the cache cannot be reached."""
@@ -73,12 +94,50 @@ class MemoryCache:
         """Drop the key if present."""
         self._entries.pop(key, None)
 
+    async def get_versioned(self, key: str, version_key: str) -> tuple[bytes | None, bytes | None]:
+        """The value and its generation counter."""
+        return await self.get(key), await self.get(version_key)
+
+    async def set_if_version(
+        self, key: str, value: bytes, ttl_seconds: int, version_key: str, version: bytes | None
+    ) -> None:
+        """Store unless a writer bumped the generation since ``version`` was read.
+
+        No await between the check and the store, so no writer can run in between.
+        """
+        if await self.get(version_key) == version:
+            await self.set(key, value, ttl_seconds)
+
+    async def invalidate(self, key: str, version_key: str, version_ttl_seconds: int) -> None:
+        """Bump the generation counter, then drop the value."""
+        current = await self.get(version_key)
+        generation = int(current) + 1 if current is not None else 1
+        await self.set(version_key, str(generation).encode(), version_ttl_seconds)
+        self._entries.pop(key, None)
+
     async def ping(self) -> None:
         """Always reachable."""
 
     async def close(self) -> None:
         """Forget everything."""
         self._entries.clear()
+
+
+# Store the value only if the version key still holds what the reader saw: ARGV[3]
+# is that version, or "" when the version key was absent (INCR never yields "").
+_SET_IF_VERSION = """
+local current = redis.call('GET', KEYS[2])
+if current == false then current = '' end
+if current == ARGV[3] then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+  return 1
+end
+return 0
+"""
+
+# Connections per process. Callers beyond this wait (up to the cache timeout) for
+# a free one instead of failing at once, which lost invalidations under load.
+MAX_CONNECTIONS = 50
 
 
 class RedisCache:
@@ -91,6 +150,8 @@ class RedisCache:
         # Reads waiting for the next MGET, by key; see get().
         self._pending: dict[str, list[asyncio.Future[bytes | None]]] = {}
         self._fetches: set[asyncio.Task[None]] = set()
+        # EVALSHA, falling back to EVAL (which loads it) when the server lacks the script.
+        self._set_if_version = client.register_script(_SET_IF_VERSION)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RedisCache:
@@ -98,8 +159,12 @@ class RedisCache:
         assert settings.redis_url is not None
         password = settings.redis_password.get_secret_value() if settings.redis_password else None
         timeout = settings.cache_timeout_seconds
-        client = Redis.from_url(
+        # A blocking pool: the default pool raises MaxConnectionsError on the call
+        # after the last connection, so a burst of writers lost its invalidations.
+        pool = BlockingConnectionPool.from_url(
             settings.redis_url,
+            max_connections=MAX_CONNECTIONS,
+            timeout=timeout,
             password=password,
             # No per-socket-operation timeout: every call below is already bounded
             # end to end by asyncio.timeout, and redis-py's own would wrap each
@@ -111,9 +176,8 @@ class RedisCache:
             retry=Retry(NoBackoff(), 0),
             retry_on_timeout=False,
             health_check_interval=30,
-            max_connections=50,
         )
-        return cls(client, timeout)
+        return cls(Redis(connection_pool=pool), timeout)
 
     @property
     def client(self) -> Redis:
@@ -141,6 +205,11 @@ class RedisCache:
         except (RedisError, OSError, TimeoutError) as error:
             _warn("get", key, error)
             return None
+
+    async def get_versioned(self, key: str, version_key: str) -> tuple[bytes | None, bytes | None]:
+        """Value and version from the same batched MGET: no extra round trip on a hit."""
+        value, version = await asyncio.gather(self.get(key), self.get(version_key))
+        return value, version
 
     def _send_batch(self) -> None:
         batch, self._pending = self._pending, {}
@@ -188,6 +257,39 @@ class RedisCache:
                 await self._client.delete(key)
         except (RedisError, OSError, TimeoutError) as error:
             _warn("delete", key, error)
+
+    async def set_if_version(
+        self, key: str, value: bytes, ttl_seconds: int, version_key: str, version: bytes | None
+    ) -> None:
+        """Compare and set in one Lua script, so no invalidation can slip in between."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._set_if_version(
+                    keys=[key, version_key], args=[value, ttl_seconds, version or b""]
+                )
+        except (RedisError, OSError, TimeoutError) as error:
+            _warn("set", key, error)
+
+    async def invalidate(self, key: str, version_key: str, version_ttl_seconds: int) -> None:
+        """INCR + EXPIRE the version and DEL the value in one MULTI; one retry on failure.
+
+        A lost invalidation leaves a stale value for up to the TTL, so a
+        transient failure (a dropped connection, a pool wait that timed out)
+        is worth one more attempt; a second failure is logged.
+        """
+        for attempt in (1, 2):
+            try:
+                async with asyncio.timeout(self._timeout):
+                    async with self._client.pipeline(transaction=True) as pipe:
+                        pipe.incr(version_key)
+                        pipe.expire(version_key, version_ttl_seconds)
+                        pipe.delete(key)
+                        await pipe.execute()
+                return
+            except (RedisError, OSError, TimeoutError) as error:
+                if attempt == 2:
+                    # Logged as a delete: to operators it is the cached copy that was not dropped.
+                    _warn("delete", key, error)
 
     async def ping(self) -> None:
         """PING within the cache timeout; raises on failure."""

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, FastAPI, HTTPException, Path, Query, Request
 from starlette.responses import Response
 
-from service.deps import CacheDep, SessionDep, TokenDep
+from service.deps import SessionDep, TokenDep
 from service.errors import error_responses
 from service.items.repository import ItemRepository
 from service.items.schemas import (
@@ -43,6 +43,26 @@ def cache_key(item_id: int) -> str:
     return f"items:{item_id}"
 
 
+def version_key(item_id: int) -> str:
+    """The key of the counter every write to the item bumps (see service.cache)."""
+    return f"items:{item_id}:v"
+
+
+# The version must outlive any cached value and any reader still holding an old
+# version: were it to expire first, a slow reader could compare against "absent".
+VERSION_TTL_FACTOR = 10
+
+
+async def _invalidate(request: Request, item_id: int) -> None:
+    """After a commit: bump the item's version and drop its cached copy."""
+    state = request.app.state
+    await state.cache.invalidate(
+        cache_key(item_id),
+        version_key(item_id),
+        state.settings.cache_ttl_seconds * VERSION_TTL_FACTOR,
+    )
+
+
 def _not_found(item_id: int) -> HTTPException:
     return HTTPException(status_code=404, detail=f"Item {item_id} not found")
 
@@ -76,10 +96,15 @@ async def get_item(item_id: ItemId, request: Request) -> Response:
     dependencies, and opens a database session only on a cache miss, because
     solving the dependencies and building an unused session cost more than the
     Redis round trip of a hit.
+
+    The version is read with the value (one round trip) and the loaded item is
+    cached only if no writer bumped it meanwhile: a reader that loaded the row
+    before a PATCH/DELETE committed must not put the old row back afterwards.
     """
     state = request.app.state
     key = cache_key(item_id)
-    cached = await state.cache.get(key)
+    versioned = version_key(item_id)
+    cached, version = await state.cache.get_versioned(key, versioned)
     if cached is not None:
         return Response(content=cached, media_type="application/json")
     async with state.sessionmaker() as session:
@@ -87,7 +112,9 @@ async def get_item(item_id: ItemId, request: Request) -> Response:
     if item is None:
         raise _not_found(item_id)
     body = ItemPublic.model_validate(item).model_dump_json().encode()
-    await state.cache.set(key, body, state.settings.cache_ttl_seconds)
+    await state.cache.set_if_version(
+        key, body, state.settings.cache_ttl_seconds, versioned, version
+    )
     return Response(content=body, media_type="application/json")
 
 
@@ -113,7 +140,7 @@ async def create_item(data: ItemCreate, session: SessionDep) -> ItemPublic:
     summary="Update the fields sent",
 )
 async def update_item(
-    item_id: ItemId, data: ItemUpdate, session: SessionDep, cache: CacheDep
+    item_id: ItemId, data: ItemUpdate, session: SessionDep, request: Request
 ) -> ItemPublic:
     """Change an item, then drop its cached copy."""
     repository = ItemRepository(session)
@@ -121,7 +148,7 @@ async def update_item(
     if item is None:
         raise _not_found(item_id)
     item = await repository.update(item, data)
-    await cache.delete(cache_key(item_id))
+    await _invalidate(request, item_id)
     return ItemPublic.model_validate(item)
 
 
@@ -132,14 +159,14 @@ async def update_item(
     responses={**_AUTH_RESPONSES, **_NOT_FOUND},
     summary="Delete an item",
 )
-async def delete_item(item_id: ItemId, session: SessionDep, cache: CacheDep) -> Response:
+async def delete_item(item_id: ItemId, session: SessionDep, request: Request) -> Response:
     """Remove an item and its cached copy."""
     repository = ItemRepository(session)
     item = await repository.get_for_update(item_id)
     if item is None:
         raise _not_found(item_id)
     await repository.delete(item)
-    await cache.delete(cache_key(item_id))
+    await _invalidate(request, item_id)
     return Response(status_code=204)
 
 
