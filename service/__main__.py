@@ -51,11 +51,15 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
+    from service.main import create_app
+
     if settings.migrate_on_start:
         runner.upgrade(settings)
+    # The app object, built from the settings already loaded: an import string with
+    # factory=True made uvicorn call create_app() -> load_settings() again, a second
+    # SSM GetParameters per process.
     uvicorn.run(
-        "service.main:create_app",
-        factory=True,
+        create_app(settings),
         host=settings.host,
         port=settings.port,
         **UVICORN_OPTIONS,

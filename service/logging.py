@@ -54,6 +54,10 @@ def _shared_processors() -> list[Processor]:
     ]
 
 
+# Third-party loggers held at WARNING whatever LOG_LEVEL says (see configure_logging).
+QUIET_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
+
+
 def configure_logging(level: str = "INFO") -> None:
     """Configure structlog and route the stdlib loggers (uvicorn, alembic) through it."""
     global _access_log_enabled
@@ -92,6 +96,10 @@ def configure_logging(level: str = "INFO") -> None:
         logging.getLogger(name).propagate = True
     # Alembic announces every plugin it loads at INFO; only its migration lines matter.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # At DEBUG the AWS SDK logs whole response bodies, decrypted SSM parameters
+    # included, and urllib3 logs every request line: never below WARNING.
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _json_string(value: str) -> str:
