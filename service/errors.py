@@ -27,9 +27,12 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
     sa_exc.TimeoutError,
-    # Refused, reset or timed-out sockets from the driver (ConnectionError, TimeoutError).
+    # Refused, reset or timed-out sockets from the driver (ConnectionError, TimeoutError),
+    # but only when raised from database code: see os_error_handler.
     OSError,
 )
+# Modules whose OSErrors mean the database connection failed.
+DATABASE_MODULES = ("sqlalchemy", "asyncpg", "aiosqlite", "sqlite3", "psycopg")
 RETRY_AFTER_SECONDS = "1"
 
 # Stable, machine-readable codes; anything unlisted derives from the HTTP phrase.
@@ -184,6 +187,28 @@ async def database_unavailable_handler(request: Request, exc: Exception) -> Resp
     )
 
 
+def _raised_by_database_code(exc: BaseException) -> bool:
+    """True if any frame the exception passed through belongs to the database stack."""
+    traceback = exc.__traceback__
+    while traceback is not None:
+        module = traceback.tb_frame.f_globals.get("__name__", "")
+        if module.split(".", 1)[0] in DATABASE_MODULES:
+            return True
+        traceback = traceback.tb_next
+    return False
+
+
+async def os_error_handler(request: Request, exc: Exception) -> Response:
+    """503 for a socket error from the database driver; any other OSError is a real 500.
+
+    TimeoutError and ConnectionError are OSErrors: a timeout in unrelated code
+    must not be reported as "database unavailable".
+    """
+    if _raised_by_database_code(exc):
+        return await database_unavailable_handler(request, exc)
+    raise exc
+
+
 async def dbapi_error_handler(request: Request, exc: Exception) -> Response:
     """503 for a connection the driver lost mid-request; anything else is a real 500."""
     assert isinstance(exc, sa_exc.DBAPIError)
@@ -201,5 +226,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_exception_handler)
     app.add_exception_handler(RequestValidationError, validation_exception_handler)
     for unavailable in DATABASE_UNAVAILABLE:
-        app.add_exception_handler(unavailable, database_unavailable_handler)
+        if unavailable is not OSError:
+            app.add_exception_handler(unavailable, database_unavailable_handler)
+    app.add_exception_handler(OSError, os_error_handler)
     app.add_exception_handler(sa_exc.DBAPIError, dbapi_error_handler)

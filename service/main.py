@@ -7,16 +7,42 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 
 from service.cache import create_cache
 from service.config import Settings, load_settings
 from service.db import create_engine, create_sessionmaker
-from service.errors import install_error_handlers
+from service.errors import error_response, install_error_handlers
 from service.health import install_health_routes
 from service.items.router import install_item_routes
 from service.logging import configure_logging
 from service.middleware import RequestContextMiddleware
+
+
+class EnvelopeCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS handling, with refused preflights answered in the error envelope.
+
+    Starlette answers them with a plain-text 400; every other error the service
+    sends is the JSON envelope, and clients parse that.
+    """
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        """The usual preflight answer; a refusal becomes a 400 ``cors_rejected`` envelope."""
+        response = super().preflight_response(request_headers)
+        if response.status_code != 400:
+            return response
+        reason = bytes(response.body).decode()  # e.g. "Disallowed CORS origin, method"
+        # Keep the CORS headers (Vary, Allow-*); the body's own length and type change.
+        headers = {
+            key: value
+            for key, value in response.headers.items()
+            if key not in {"content-length", "content-type"}
+        }
+        return error_response(
+            400, f"{reason}: preflight refused", code="cors_rejected", headers=headers
+        )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -57,7 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_item_routes(app)
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware,
+            EnvelopeCORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
