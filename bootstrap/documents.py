@@ -39,6 +39,16 @@ SERVICE_LINKED_ROLE_SERVICES = (
     "elasticache.amazonaws.com",
     "ecs.application-autoscaling.amazonaws.com",
 )
+# What the deploy role may do to the stack's own KMS keys but never to the
+# state key (denied by NoChangesToStateKey).
+KEY_MANAGEMENT_ACTIONS = (
+    "kms:PutKeyPolicy",
+    "kms:DisableKeyRotation",
+    "kms:ScheduleKeyDeletion",
+    "kms:UpdateKeyDescription",
+    "kms:TagResource",
+    "kms:UntagResource",
+)
 # AWS managed policies no role the deploy role touches may ever receive.
 FORBIDDEN_MANAGED_POLICIES = (
     "arn:aws:iam::aws:policy/AdministratorAccess",
@@ -225,16 +235,90 @@ def deploy_role_policy(
                 "application-autoscaling:TagResource",
                 "application-autoscaling:UntagResource",
                 "application-autoscaling:ListTagsForResource",
+            ],
+            ["*"],
+            sid="Containers",
+        ),
+        statement(
+            [
                 "cloudwatch:Describe*",
                 "cloudwatch:PutMetricAlarm",
                 "cloudwatch:DeleteAlarms",
                 "cloudwatch:ListTagsForResource",
                 "cloudwatch:TagResource",
                 "cloudwatch:UntagResource",
+                "cloudwatch:PutDashboard",
+                "cloudwatch:GetDashboard",
+                "cloudwatch:DeleteDashboards",
+                "cloudwatch:ListDashboards",
             ],
             ["*"],
-            sid="Containers",
+            sid="Alarms",
         ),
+        statement(
+            [
+                "sns:CreateTopic",
+                "sns:DeleteTopic",
+                "sns:GetTopicAttributes",
+                "sns:SetTopicAttributes",
+                "sns:TagResource",
+                "sns:UntagResource",
+                "sns:ListTagsForResource",
+                "sns:Subscribe",
+                "sns:Unsubscribe",
+                "sns:GetSubscriptionAttributes",
+                "sns:SetSubscriptionAttributes",
+                "sns:ListSubscriptionsByTopic",
+            ],
+            [f"arn:aws:sns:*:{account_id}:*"],
+            sid="AlarmTopics",
+        ),
+        # CreateKey has no resource to scope to; everything after it is limited
+        # to keys of this account (the state key is guarded by a deny below).
+        statement(["kms:CreateKey", "kms:ListKeys", "kms:ListAliases"], ["*"], sid="NewKeys"),
+        statement(
+            [
+                "kms:DescribeKey",
+                "kms:GetKeyPolicy",
+                "kms:PutKeyPolicy",
+                "kms:GetKeyRotationStatus",
+                "kms:EnableKeyRotation",
+                "kms:DisableKeyRotation",
+                "kms:ListResourceTags",
+                "kms:TagResource",
+                "kms:UntagResource",
+                "kms:UpdateKeyDescription",
+                "kms:ScheduleKeyDeletion",
+            ],
+            [f"arn:aws:kms:*:{account_id}:key/*"],
+            sid="AppKeys",
+        ),
+        # RequestCertificate cannot be scoped to a resource; the rest can.
+        statement(["acm:RequestCertificate"], ["*"], sid="NewCertificates"),
+        statement(
+            [
+                "acm:DescribeCertificate",
+                "acm:DeleteCertificate",
+                "acm:AddTagsToCertificate",
+                "acm:RemoveTagsFromCertificate",
+                "acm:ListTagsForCertificate",
+            ],
+            [f"arn:aws:acm:*:{account_id}:certificate/*"],
+            sid="AppCertificates",
+        ),
+        # Route 53 ARNs carry no account. AssociateVPCWithHostedZone: interface
+        # VPC endpoints with private DNS attach the VPC to AWS's private zone.
+        statement(
+            [
+                "route53:GetHostedZone",
+                "route53:ListResourceRecordSets",
+                "route53:ChangeResourceRecordSets",
+                "route53:AssociateVPCWithHostedZone",
+            ],
+            ["arn:aws:route53:::hostedzone/*"],
+            sid="DnsRecords",
+        ),
+        statement(["route53:GetChange"], ["arn:aws:route53:::change/*"], sid="DnsChanges"),
         statement(
             [
                 "ecr:GetAuthorizationToken",
@@ -324,6 +408,14 @@ def deploy_role_policy(
                 "logs:UntagLogGroup",
                 "logs:AssociateKmsKey",
                 "logs:DisassociateKmsKey",
+                # The HTTP API stage's access logs are a vended log delivery.
+                "logs:CreateLogDelivery",
+                "logs:GetLogDelivery",
+                "logs:UpdateLogDelivery",
+                "logs:DeleteLogDelivery",
+                "logs:ListLogDeliveries",
+                "logs:PutResourcePolicy",
+                "logs:DescribeResourcePolicies",
             ],
             ["*"],
             sid="Logs",
@@ -443,7 +535,23 @@ def deploy_role_policy(
             ["*"],
             sid="NoChangesToIdentityProviders",
         ),
+        # A key policy that locks out the account cannot be undone: refuse it.
+        _deny(
+            ["kms:CreateKey", "kms:PutKeyPolicy"],
+            ["*"],
+            sid="NoKeyLockout",
+            Condition={"Bool": {"kms:BypassPolicyLockoutSafetyCheck": "true"}},
+        ),
     ]
+    if state_key_arn is not None:
+        # The key that encrypts every stack secret is bootstrap's, never CI's to manage.
+        statements.append(
+            _deny(
+                list(KEY_MANAGEMENT_ACTIONS),
+                [state_key_arn],
+                sid="NoChangesToStateKey",
+            )
+        )
     return policy(statements)
 
 

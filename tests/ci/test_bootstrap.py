@@ -387,6 +387,9 @@ _BOTOCORE_SERVICE = {
     "iam": "iam",
     "s3": "s3",
     "kms": "kms",
+    "sns": "sns",
+    "acm": "acm",
+    "route53": "route53",
 }
 # IAM permissions that are not named after an API operation.
 _NON_API_PERMISSIONS = {
@@ -400,6 +403,12 @@ _NON_API_PERMISSIONS = {
     "apigateway:DELETE",
     "apigateway:TagResource",
     "apigateway:UntagResource",
+    # Vended-log permissions (HTTP API access logs): no API operation of their own.
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
 }
 
 
@@ -439,3 +448,265 @@ def test_deploy_policy_refuses_a_bad_account_id() -> None:
     with pytest.raises(ValueError, match="12 digits"):
         deploy_role_policy(account_id="12345")
     assert documents.CI_ROLE_PATH == "/github-actions/"
+
+
+# Every provider module the application stack may create resources of, and
+# the deploy-role actions its create/read/delete cycle needs. A resource type
+# of a module missing here fails the test below until the role is reviewed
+# for it (INVARIANT B11: CI can deploy exactly what the program builds).
+_MODULE_ACTIONS: dict[str, tuple[str, ...]] = {
+    "aws:acm": (
+        "acm:RequestCertificate",
+        "acm:DescribeCertificate",
+        "acm:DeleteCertificate",
+        "acm:AddTagsToCertificate",
+        "acm:ListTagsForCertificate",
+    ),
+    "aws:apigatewayv2": ("apigateway:POST", "apigateway:GET", "apigateway:DELETE"),
+    "aws:appautoscaling": (
+        "application-autoscaling:RegisterScalableTarget",
+        "application-autoscaling:DeregisterScalableTarget",
+        "application-autoscaling:DescribeScalableTargets",
+        "application-autoscaling:PutScalingPolicy",
+        "application-autoscaling:DeleteScalingPolicy",
+        "application-autoscaling:DescribeScalingPolicies",
+    ),
+    "aws:cloudwatch": (
+        # Log groups live in this module too.
+        "logs:CreateLogGroup",
+        "logs:DeleteLogGroup",
+        "logs:DescribeLogGroups",
+        "logs:PutRetentionPolicy",
+        "cloudwatch:PutMetricAlarm",
+        "cloudwatch:DeleteAlarms",
+        "cloudwatch:DescribeAlarms",
+        "cloudwatch:PutDashboard",
+        "cloudwatch:GetDashboard",
+        "cloudwatch:DeleteDashboards",
+        "cloudwatch:ListDashboards",
+    ),
+    "aws:ec2": (
+        "ec2:CreateVpc",
+        "ec2:DeleteVpc",
+        "ec2:DescribeVpcs",
+        "ec2:CreateVpcEndpoint",
+        "ec2:DeleteVpcEndpoints",
+        "ec2:AllocateAddress",
+        "ec2:ReleaseAddress",
+        "ec2:CreateNatGateway",
+        "ec2:CreateFlowLogs",
+        "ec2:DeleteFlowLogs",
+        "ec2:AuthorizeSecurityGroupIngress",
+        "ec2:RevokeSecurityGroupEgress",
+    ),
+    "aws:ecr": (
+        "ecr:CreateRepository",
+        "ecr:DeleteRepository",
+        "ecr:DescribeRepositories",
+        "ecr:PutLifecyclePolicy",
+        "ecr:DeleteLifecyclePolicy",
+        "ecr:GetLifecyclePolicy",
+    ),
+    "aws:ecs": (
+        "ecs:CreateCluster",
+        "ecs:DeleteCluster",
+        "ecs:DescribeClusters",
+        "ecs:CreateService",
+        "ecs:DeleteService",
+        "ecs:DescribeServices",
+        "ecs:RegisterTaskDefinition",
+        "ecs:DeregisterTaskDefinition",
+        "ecs:DescribeTaskDefinition",
+    ),
+    "aws:elasticache": (
+        "elasticache:CreateReplicationGroup",
+        "elasticache:DeleteReplicationGroup",
+        "elasticache:DescribeReplicationGroups",
+        "elasticache:CreateCacheSubnetGroup",
+        "elasticache:DeleteCacheSubnetGroup",
+    ),
+    "aws:iam": (
+        "iam:CreateRole",
+        "iam:DeleteRole",
+        "iam:GetRole",
+        "iam:PutRolePolicy",
+        "iam:DeleteRolePolicy",
+        "iam:GetRolePolicy",
+        "iam:AttachRolePolicy",
+        "iam:DetachRolePolicy",
+        "iam:ListAttachedRolePolicies",
+        "iam:PassRole",
+    ),
+    "aws:kms": (
+        "kms:CreateKey",
+        "kms:DescribeKey",
+        "kms:ScheduleKeyDeletion",
+        "kms:GetKeyPolicy",
+        "kms:EnableKeyRotation",
+        "kms:GetKeyRotationStatus",
+    ),
+    "aws:lambda": (
+        "lambda:CreateFunction",
+        "lambda:DeleteFunction",
+        "lambda:GetFunction",
+        "lambda:CreateAlias",
+        "lambda:DeleteAlias",
+        "lambda:AddPermission",
+        "lambda:RemovePermission",
+        "lambda:InvokeFunction",
+    ),
+    "aws:lb": (
+        "elasticloadbalancing:CreateLoadBalancer",
+        "elasticloadbalancing:DeleteLoadBalancer",
+        "elasticloadbalancing:DescribeLoadBalancers",
+        "elasticloadbalancing:CreateTargetGroup",
+        "elasticloadbalancing:DeleteTargetGroup",
+        "elasticloadbalancing:CreateListener",
+        "elasticloadbalancing:DeleteListener",
+    ),
+    "aws:rds": (
+        "rds:CreateDBInstance",
+        "rds:DeleteDBInstance",
+        "rds:DescribeDBInstances",
+        "rds:CreateDBParameterGroup",
+        "rds:DeleteDBParameterGroup",
+        "rds:CreateDBSubnetGroup",
+        "rds:CreateDBProxy",
+        "rds:DeleteDBProxy",
+        "rds:DescribeDBProxies",
+        "rds:RegisterDBProxyTargets",
+        "rds:DeregisterDBProxyTargets",
+    ),
+    "aws:route53": (
+        "route53:ChangeResourceRecordSets",
+        "route53:GetChange",
+        "route53:ListResourceRecordSets",
+        "route53:GetHostedZone",
+    ),
+    "aws:secretsmanager": (
+        "secretsmanager:CreateSecret",
+        "secretsmanager:DeleteSecret",
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:PutSecretValue",
+    ),
+    "aws:sns": (
+        "sns:CreateTopic",
+        "sns:DeleteTopic",
+        "sns:GetTopicAttributes",
+        "sns:SetTopicAttributes",
+    ),
+    "aws:ssm": ("ssm:PutParameter", "ssm:DeleteParameter", "ssm:GetParameter"),
+    "aws:vpc": (
+        "ec2:AuthorizeSecurityGroupIngress",
+        "ec2:AuthorizeSecurityGroupEgress",
+        "ec2:RevokeSecurityGroupIngress",
+        "ec2:RevokeSecurityGroupEgress",
+        "ec2:DescribeSecurityGroupRules",
+    ),
+    # pulumi-docker pushes the image to ECR.
+    "docker:index": (
+        "ecr:GetAuthorizationToken",
+        "ecr:InitiateLayerUpload",
+        "ecr:UploadLayerPart",
+        "ecr:CompleteLayerUpload",
+        "ecr:PutImage",
+        "ecr:BatchCheckLayerAvailability",
+    ),
+    # Computed by the Pulumi engine alone: no AWS call.
+    "random:index": (),
+}
+# Extra actions some resource types need beyond their module's create/delete.
+_TYPE_ACTIONS: dict[str, tuple[str, ...]] = {
+    # The $default stage's access logs are a vended log delivery.
+    "aws:apigatewayv2/stage:Stage": (
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+    ),
+    # Interface endpoints with private DNS associate the VPC with AWS's zone.
+    "aws:ec2/vpcEndpoint:VpcEndpoint": ("route53:AssociateVPCWithHostedZone",),
+}
+
+
+def _stack_resource_types() -> set[str]:
+    """Every provider resource type of every stack variant the program can build."""
+    from unittest import mock
+
+    from infra import mocks as infra_mocks
+    from tests.infra.test_domain import DOMAIN, ZONE, DomainMocks
+
+    variants: list[tuple[str, str, dict[str, object]]] = [
+        (stack, compute, {}) for stack in ("dev", "prod") for compute in ("fargate", "lambda")
+    ]
+    for compute in ("fargate", "lambda"):
+        # prod's stack file sets a certificateArn placeholder: drop it for a managed one.
+        variants.append(
+            ("prod", compute, {"domainName": DOMAIN, "hostedZoneId": ZONE, "certificateArn": None})
+        )
+        variants.append(("dev", compute, {"natStrategy": "none", "vpcEndpoints": True}))
+    types: set[str] = set()
+    with mock.patch.object(infra_mocks, "RecordingMocks", DomainMocks):
+        for stack, compute, overrides in variants:
+            config = infra_mocks.layered_config(stack, compute, overrides)
+            result = infra_mocks.run_program(stack, config)
+            types |= {record.type for record in result.custom_resources}
+    return types
+
+
+def _granted(document: dict[str, Any], action: str) -> bool:
+    """Whether an Allow statement names ``action`` (wildcards expanded)."""
+    for stmt in _all_statements(document):
+        if stmt["Effect"] != "Allow":
+            continue
+        for granted in _as_list(stmt["Action"]):
+            pattern = "^" + re.escape(granted).replace(r"\*", ".*") + "$"
+            if re.match(pattern, action, flags=re.IGNORECASE):
+                return True
+    return False
+
+
+def test_b11_deploy_role_covers_every_resource_type_the_stack_creates() -> None:
+    """Built under mocks in every variant (dev/prod x fargate/lambda, custom domain,
+    natStrategy=none with VPC endpoints): each resource type's module must be in
+    the table above and each of its actions granted, or the first ``pulumi up``
+    from CI would fail with AccessDenied."""
+    document = deploy_role_policy(
+        account_id=ACCOUNT, state_bucket_arn="arn:aws:s3:::b", state_key_arn="k"
+    )
+    types = _stack_resource_types()
+    # The variants must reach the optional resources, or the check is hollow.
+    for expected in (
+        "aws:acm/certificate:Certificate",
+        "aws:route53/record:Record",
+        "aws:ec2/vpcEndpoint:VpcEndpoint",
+        "aws:lambda/function:Function",
+        "aws:ecs/service:Service",
+    ):
+        assert expected in types, expected
+    unknown = sorted(t for t in types if t.split("/")[0] not in _MODULE_ACTIONS)
+    assert not unknown, f"add these modules to _MODULE_ACTIONS and the deploy role: {unknown}"
+    missing = sorted(
+        f"{type_}: {action}"
+        for type_ in types
+        for action in (*_MODULE_ACTIONS[type_.split("/")[0]], *_TYPE_ACTIONS.get(type_, ()))
+        if not _granted(document, action)
+    )
+    assert not missing, "the deploy role lacks:\n" + "\n".join(missing)
+
+
+def test_b11_deploy_role_manages_app_keys_but_never_the_state_key() -> None:
+    """The stack's alarm-topic key is CI's to create and retire; the state key is not."""
+    key_arn = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    document = deploy_role_policy(account_id=ACCOUNT, state_key_arn=key_arn)
+    assert _granted(document, "kms:ScheduleKeyDeletion")
+    denies = {s["Sid"]: s for s in _all_statements(document) if s["Effect"] == "Deny"}
+    guard = denies["NoChangesToStateKey"]
+    assert guard["Resource"] == key_arn
+    assert {"kms:ScheduleKeyDeletion", "kms:PutKeyPolicy"} <= set(guard["Action"])
+    assert denies["NoKeyLockout"]["Condition"] == {
+        "Bool": {"kms:BypassPolicyLockoutSafetyCheck": "true"}
+    }
