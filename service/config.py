@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65_535)
     migrate_on_start: bool = True
+    # How long a migration runner waits for another runner's PostgreSQL advisory
+    # lock before giving up: a runner that hangs holding it must not hang every deploy.
+    migration_lock_timeout_seconds: float = Field(default=300, gt=0, le=3600)
 
     @field_validator("log_level", mode="before")
     @classmethod

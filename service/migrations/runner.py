@@ -1,14 +1,16 @@
 """Apply migrations exactly once, even when several runners start together.
 
 On PostgreSQL every run holds a session-level advisory lock for its whole
-duration: a second runner waits, then finds the schema at head and does nothing.
-SQLite (development, tests) has a single writer and needs no lock.
+duration: a second runner waits (at most MIGRATION_LOCK_TIMEOUT_SECONDS), then
+finds the schema at head and does nothing. SQLite (development, tests) has a
+single writer and needs no lock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,7 +20,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from service.config import Settings
@@ -29,8 +31,38 @@ T = TypeVar("T")
 # Arbitrary but fixed 63-bit key: every runner of this service contends on it.
 MIGRATION_LOCK_KEY = 0x6661_7374_6170_6931
 SCRIPT_LOCATION = Path(__file__).resolve().parent
+# How often a waiting runner retries the lock.
+LOCK_POLL_SECONDS = 0.5
 
 log = get_logger("migrations")
+
+
+class MigrationLockTimeoutError(RuntimeError):
+    """Another runner held the migration lock for longer than the configured wait."""
+
+
+async def acquire_lock(connection: AsyncConnection, timeout_seconds: float) -> None:
+    """Take the advisory lock, retrying until ``timeout_seconds`` have passed.
+
+    ``pg_try_advisory_lock`` in a loop rather than ``pg_advisory_lock``, which
+    waits forever: a runner stuck holding the lock would hang every later one.
+    """
+    key = {"key": MIGRATION_LOCK_KEY}
+    deadline = time.monotonic() + timeout_seconds
+    announced = False
+    while not await connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), key):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise MigrationLockTimeoutError(
+                f"could not take the migration lock within {timeout_seconds:g} s "
+                "(MIGRATION_LOCK_TIMEOUT_SECONDS): another migration runner still holds it. "
+                "Wait for it to finish, or end the PostgreSQL session holding advisory "
+                f"lock {MIGRATION_LOCK_KEY}, then retry."
+            )
+        if not announced:
+            log.info("migration lock held by another runner; waiting", timeout=timeout_seconds)
+            announced = True
+        await asyncio.sleep(min(LOCK_POLL_SECONDS, remaining))
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -54,10 +86,7 @@ async def run_locked(settings: Settings, work: Callable[[Connection], T]) -> T:
             locking = connection.dialect.name == "postgresql"
             if locking:
                 key = {"key": MIGRATION_LOCK_KEY}
-                got = await connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), key)
-                if not got:
-                    log.info("migration lock held by another runner; waiting")
-                    await connection.execute(text("SELECT pg_advisory_lock(:key)"), key)
+                await acquire_lock(connection, settings.migration_lock_timeout_seconds)
                 # End the implicit transaction so Alembic manages its own.
                 await connection.commit()
             try:

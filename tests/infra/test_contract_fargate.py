@@ -34,6 +34,7 @@ LEFT_AT_DEFAULT = {
     "READINESS_TIMEOUT_SECONDS": "as above",
     "MIGRATE_ON_START": "true by default: `serve` must migrate before it listens",
     "MAX_BODY_BYTES": "an application limit (1 MiB default), the same in every environment",
+    "MIGRATION_LOCK_TIMEOUT_SECONDS": "the 300 s default outlasts any migration of this schema",
     # The Lambda shape's mechanism; Fargate injects values via secrets[].valueFrom.
     "API_TOKEN_SSM_PARAMETER": "Lambda only",
     "DATABASE_PASSWORD_SSM_PARAMETER": "Lambda only",

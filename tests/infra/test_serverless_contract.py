@@ -42,6 +42,7 @@ LEFT_AT_DEFAULT = {
     "READINESS_TIMEOUT_SECONDS": "as above",
     "MIGRATE_ON_START": "Lambda migrates through the deploy-time invocation, not at start-up",
     "MAX_BODY_BYTES": "an application limit (1 MiB default), the same in every environment",
+    "MIGRATION_LOCK_TIMEOUT_SECONDS": "the function timeout (<= 29 s) ends a waiting migrate first",
     "HOST": "no socket: the runtime interface client calls the handler",
     "PORT": "as above",
     # Resolved from the *_SSM_PARAMETER names at cold start (B7).
