@@ -113,6 +113,18 @@ def test_only_the_token_from_ssm_is_accepted(ssm: GetParametersCalls, invoke: In
             )
         )
         assert refused["statusCode"] == 401
+    # ...and the one from SSM is: refusing every token would pass the loop above too.
+    accepted = invoke(
+        http_event(
+            HTTP_API,
+            "POST",
+            "/api/v1/items",
+            body=ITEM,
+            headers={"Authorization": f"Bearer {SECRETS[API_TOKEN_PARAMETER]}"},
+        )
+    )
+    assert accepted["statusCode"] == 201, accepted
+    assert result_json(accepted)["name"] == ITEM["name"]
 
 
 def test_a_missing_parameter_fails_clearly_and_is_retried(
