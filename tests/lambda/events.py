@@ -8,6 +8,9 @@
   proxy integration"): ``resource``/``path``/``httpMethod``, ``headers`` and
   ``multiValueHeaders``, nulls for absent maps; ``path`` never carries the stage,
   ``requestContext.path`` does on the execute-api domain.
+- HTTP API payload 1.0 (the same page as 2.0): the REST API 1.0 shape plus
+  ``version: "1.0"``; unlike REST APIs, a named stage is part of ``path`` (and
+  ``requestContext.path``), ``$default`` adds nothing.
 - ALB targets ("Lambda functions as targets"): ``requestContext.elb``, either
   ``headers``/``queryStringParameters`` or, with multi-value headers enabled on
   the target group, ``multiValueHeaders``/``multiValueQueryStringParameters``.
@@ -40,7 +43,12 @@ REST_API = "rest-api"
 ALB = "alb"
 ALB_MULTI = "alb-multi-value"
 # The four front ends the handler serves (ALB in both of its header modes).
-SOURCES = (HTTP_API, FUNCTION_URL, REST_API, ALB, ALB_MULTI)
+# HTTP API with payloadFormatVersion 1.0, on the $default stage and on a named one.
+HTTP_API_V1 = "http-api-v1"
+HTTP_API_V1_STAGE = "http-api-v1-stage"
+NAMED_STAGE = "v1"
+
+SOURCES = (HTTP_API, HTTP_API_V1, HTTP_API_V1_STAGE, FUNCTION_URL, REST_API, ALB, ALB_MULTI)
 
 Query = Mapping[str, str | list[str]]
 
@@ -239,6 +247,68 @@ def rest_api_event(
     }
 
 
+def http_api_v1_event(
+    method: str,
+    path: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    query: Query | None = None,
+    body: Any = None,
+    base64_body: bool = False,
+    stage: str = "$default",
+) -> dict[str, Any]:
+    """An HTTP API event in payload format 1.0 (route ``$default``) for ``method path``."""
+    domain = f"{API_ID}.execute-api.{REGION}.amazonaws.com"
+    request_headers = _request_headers(domain, headers, body, lower=True)
+    text, encoded = _body(body, base64_body)
+    when, epoch_ms = _now()
+    client_path = path if stage == "$default" else f"/{stage}{path}"
+    return {
+        "version": "1.0",
+        "resource": "$default",
+        "path": client_path,
+        "httpMethod": method,
+        "headers": request_headers,
+        "multiValueHeaders": {k: [v] for k, v in request_headers.items()},
+        "queryStringParameters": _single_values(query),
+        "multiValueQueryStringParameters": _multi_values(query),
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": ACCOUNT_ID,
+            "apiId": API_ID,
+            "domainName": domain,
+            "domainPrefix": API_ID,
+            "extendedRequestId": "JTHd9hT5IAMEVbA=",
+            "httpMethod": method,
+            "identity": {
+                "accessKey": None,
+                "accountId": None,
+                "caller": None,
+                "cognitoAuthenticationProvider": None,
+                "cognitoAuthenticationType": None,
+                "cognitoIdentityId": None,
+                "cognitoIdentityPoolId": None,
+                "principalOrgId": None,
+                "sourceIp": SOURCE_IP,
+                "user": None,
+                "userAgent": USER_AGENT,
+                "userArn": None,
+            },
+            "path": client_path,
+            "protocol": "HTTP/1.1",
+            "requestId": "JTHd9hT5IAMEVbA=",
+            "requestTime": when,
+            "requestTimeEpoch": epoch_ms,
+            "resourceId": "$default",
+            "resourcePath": "$default",
+            "stage": stage,
+        },
+        "body": text,
+        "isBase64Encoded": encoded,
+    }
+
+
 def alb_event(
     method: str,
     path: str,
@@ -279,6 +349,10 @@ def http_event(source: str, method: str, path: str, **kwargs: Any) -> dict[str, 
     """The event ``source`` (one of :data:`SOURCES`) sends for ``method path``."""
     if source == HTTP_API:
         return http_api_event(method, path, **kwargs)
+    if source == HTTP_API_V1:
+        return http_api_v1_event(method, path, **kwargs)
+    if source == HTTP_API_V1_STAGE:
+        return http_api_v1_event(method, path, stage=NAMED_STAGE, **kwargs)
     if source == FUNCTION_URL:
         return function_url_event(method, path, **kwargs)
     if source == REST_API:
