@@ -17,6 +17,7 @@ it by path when it proves the program does not need the repository root on
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import os
@@ -208,6 +209,17 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state["result"] = rpc.wrap_rpc_secret(result)
             state["bcryptHash"] = rpc.wrap_rpc_secret("$2a$10$" + _hex(result, length=53))
             resource_id = "none"
+        elif typ == "random:index/randomId:RandomId":
+            # Deterministic per logical name and keepers, like a replacement
+            # on a keeper change: other keepers give other bytes.
+            seed = json.dumps([name, inputs.get("keepers") or {}, self.secret_salt], sort_keys=True)
+            raw = hashlib.sha256(seed.encode()).digest()[: int(inputs["byteLength"])]
+            state["hex"] = raw.hex()
+            state["b64Url"] = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+            state["b64Std"] = base64.b64encode(raw).decode()
+            state["dec"] = str(int.from_bytes(raw, "big"))
+            state.pop("arn", None)
+            resource_id = state["b64Url"]
         elif typ == "docker:index/image:Image":
             image_name = str(inputs.get("imageName", name))
             repository = image_name.rsplit(":", 1)[0]

@@ -11,6 +11,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 import pulumi_docker as docker
+import pulumi_random as random
 
 from infra.components import type_token
 
@@ -19,9 +20,12 @@ from infra.components import type_token
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 
-# Everything the Dockerfile copies into an image. The tag is a hash of these,
-# so a change to any of them gives a new tag (tags are immutable) and an
-# unchanged tree gives the same tag (no rebuild, no new task definition).
+# Everything the Dockerfile copies into an image. The tag carries a hash of
+# these plus a nonce that is regenerated whenever the hash (or target, or
+# platform) differs from what is deployed: ECR tags are immutable and builds
+# are not byte-reproducible, so a tree that comes back (rollback, or a compute
+# switch and back) must never reuse a tag already pushed. An unchanged tree
+# keeps its nonce, hence its tag: no rebuild, no new task definition.
 BUILD_INPUT_FILES: tuple[str, ...] = (
     "Dockerfile",
     ".dockerignore",
@@ -36,6 +40,8 @@ _SKIPPED_SUFFIXES = frozenset({".pyc", ".pyo", ".db", ".db-journal", ".sqlite3"}
 LIFECYCLE_KEEP_IMAGES = 30
 LIFECYCLE_UNTAGGED_DAYS = 7
 TAG_HASH_LENGTH = 12
+# 4 random bytes = 8 hex characters in the tag.
+NONCE_BYTES = 4
 
 
 def _build_inputs(root: Path) -> Iterator[Path]:
@@ -54,15 +60,25 @@ def _build_inputs(root: Path) -> Iterator[Path]:
                 yield path
 
 
-def image_tag(root: Path, target: str, platform: str) -> str:
-    """``<target>-<12 hex>``: a hash of the build inputs, the target and the platform."""
+def content_hash(root: Path, target: str, platform: str) -> str:
+    """SHA-256 (hex) of the build inputs, the target and the platform."""
     digest = hashlib.sha256()
     # Target and platform change the image without changing a file.
     digest.update(f"target={target}\0platform={platform}\0".encode())
     for path in _build_inputs(root):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return f"{target}-{digest.hexdigest()[:TAG_HASH_LENGTH]}"
+    return digest.hexdigest()
+
+
+def image_tag(target: str, content: str, nonce_hex: str) -> str:
+    """``<target>-<12 hex of the content hash>-<nonce hex>``."""
+    return f"{target}-{content[:TAG_HASH_LENGTH]}-{nonce_hex}"
+
+
+def nonce_keepers(content: str, target: str, platform: str) -> dict[str, str]:
+    """What replaces the image nonce when it differs from the deployed value."""
+    return {"content": content, "target": target, "platform": platform}
 
 
 def lifecycle_policy(
@@ -114,7 +130,8 @@ class Registry(pulumi.ComponentResource):
     repository_url: pulumi.Output[str]
     repository_arn: pulumi.Output[str]
     repository_name: pulumi.Output[str]
-    image_tag: str
+    content_hash: str
+    image_tag: pulumi.Output[str]
     image_ref: pulumi.Output[str]
     platform: str
 
@@ -149,7 +166,18 @@ class Registry(pulumi.ComponentResource):
         token = aws.ecr.get_authorization_token_output(
             registry_id=repository.registry_id, opts=pulumi.InvokeOptions(parent=self)
         )
-        self.image_tag = image_tag(args.context, args.target, args.platform)
+        self.content_hash = content_hash(args.context, args.target, args.platform)
+        # Logical name fixed (INVARIANT C1, C2); only the keepers vary, and a
+        # change of any of them replaces the nonce, hence a tag never pushed before.
+        nonce = random.RandomId(
+            f"{name}-image-nonce",
+            byte_length=NONCE_BYTES,
+            keepers=nonce_keepers(self.content_hash, args.target, args.platform),
+            opts=child,
+        )
+        self.image_tag = nonce.hex.apply(
+            lambda hex_: image_tag(args.target, self.content_hash, hex_)
+        )
         # One logical name for both targets so the URN never depends on the
         # compute shape (INVARIANT C1); the tag carries the target instead.
         image = docker.Image(
@@ -160,7 +188,7 @@ class Registry(pulumi.ComponentResource):
                 platform=args.platform,
                 target=args.target,
             ),
-            image_name=repository.repository_url.apply(lambda url: f"{url}:{self.image_tag}"),
+            image_name=pulumi.Output.concat(repository.repository_url, ":", self.image_tag),
             registry=docker.RegistryArgs(
                 server=repository.repository_url,
                 username=token.user_name,

@@ -11,6 +11,7 @@ import pytest
 from infra.components.registry import (
     BUILD_INPUT_DIRS,
     BUILD_INPUT_FILES,
+    content_hash,
     image_tag,
     lifecycle_policy,
 )
@@ -20,6 +21,7 @@ from tests.infra.harness import REPO_ROOT, StackResult
 
 REPOSITORY = "aws:ecr/repository:Repository"
 IMAGE = "docker:index/image:Image"
+NONCE = "random:index/randomId:RandomId"
 SELECTION_KEYS = {
     "tagStatus",
     "tagPrefixList",
@@ -106,8 +108,37 @@ def test_image_builds_the_shape_target_from_the_repository_root(
     assert Path(build["dockerfile"]) == REPO_ROOT / "Dockerfile"
     repository_url = stack.one(REPOSITORY).outputs["repositoryUrl"]
     assert re.fullmatch(
-        rf"{re.escape(repository_url)}:{target}-[0-9a-f]{{12}}", image.inputs["imageName"]
+        rf"{re.escape(repository_url)}:{target}-[0-9a-f]{{12}}-[0-9a-f]{{8}}",
+        image.inputs["imageName"],
     )
+
+
+@pytest.mark.parametrize(("compute", "target"), [("fargate", "service"), ("lambda", "lambda")])
+def test_image_tag_embeds_a_nonce_kept_by_the_build_inputs(
+    build_stack: BuildStack, compute: str, target: str
+) -> None:
+    """Immutable tags never collide: the nonce's keepers are the content hash, the
+    target and the platform (any difference from the deployed state replaces it,
+    including a return to an older tree), and the tag ends with the nonce."""
+    stack = build_stack("dev", compute)
+    nonce = stack.one(NONCE)
+    assert nonce.name == "registry-image-nonce"  # C1/C2: not derived from config
+    assert stack.parent_of(nonce) == stack.one("fastapi-on-aws:registry:Registry")
+    assert nonce.inputs["byteLength"] == 4
+    content = content_hash(REPO_ROOT, target, "linux/amd64")
+    assert nonce.inputs["keepers"] == {
+        "content": content,
+        "target": target,
+        "platform": "linux/amd64",
+    }
+    tag = stack.one(IMAGE).inputs["imageName"].rsplit(":", 1)[1]
+    assert tag == f"{target}-{content[:12]}-{nonce.outputs['hex']}"
+    assert re.fullmatch(r"[0-9a-f]{8}", nonce.outputs["hex"])
+
+
+def test_image_tag_format() -> None:
+    """``<target>-<12 hex of the content>-<nonce>``."""
+    assert image_tag("lambda", "ab" * 32, "0011aabb") == "lambda-abababababab-0011aabb"
 
 
 def test_image_pushes_with_ecr_credentials_kept_secret(variant: StackResult) -> None:
@@ -153,33 +184,33 @@ def build_tree(tmp_path: Path) -> Path:
 
 
 def test_tag_is_stable_for_unchanged_inputs(build_tree: Path) -> None:
-    """Same tree, target and platform: same tag (no rebuild, no collision)."""
-    tag = image_tag(build_tree, "service", "linux/amd64")
-    assert re.fullmatch(r"service-[0-9a-f]{12}", tag)
-    assert image_tag(build_tree, "service", "linux/amd64") == tag
-    assert image_tag(build_tree, "service", "linux/amd64") == image_tag(
+    """Same tree, target and platform: same hash, so the same nonce (no rebuild)."""
+    digest = content_hash(build_tree, "service", "linux/amd64")
+    assert re.fullmatch(r"[0-9a-f]{64}", digest)
+    assert content_hash(build_tree, "service", "linux/amd64") == digest
+    assert content_hash(build_tree, "service", "linux/amd64") == content_hash(
         REPO_ROOT, "service", "linux/amd64"
     )
 
 
 def test_tag_changes_with_code_lock_target_and_platform(build_tree: Path) -> None:
-    """A changed input, target or platform gives a new tag (immutable tags never collide)."""
-    base = image_tag(build_tree, "service", "linux/amd64")
-    assert image_tag(build_tree, "lambda", "linux/amd64") != base
-    assert image_tag(build_tree, "service", "linux/arm64") != base
+    """A changed input, target or platform gives a new hash (hence a new nonce)."""
+    base = content_hash(build_tree, "service", "linux/amd64")
+    assert content_hash(build_tree, "lambda", "linux/amd64") != base
+    assert content_hash(build_tree, "service", "linux/arm64") != base
     (build_tree / "service" / "new_module.py").write_text("VALUE = 1\n")
-    changed_code = image_tag(build_tree, "service", "linux/amd64")
+    changed_code = content_hash(build_tree, "service", "linux/amd64")
     assert changed_code != base
     with (build_tree / "uv.lock").open("a") as lock:
         lock.write("\n# changed\n")
-    assert image_tag(build_tree, "service", "linux/amd64") != changed_code
+    assert content_hash(build_tree, "service", "linux/amd64") != changed_code
 
 
 def test_tag_ignores_caches(build_tree: Path) -> None:
     """Bytecode caches and local databases are not build inputs."""
-    base = image_tag(build_tree, "service", "linux/amd64")
+    base = content_hash(build_tree, "service", "linux/amd64")
     cache = build_tree / "service" / "__pycache__"
     cache.mkdir(exist_ok=True)
     (cache / "main.cpython-312.pyc").write_bytes(b"\0")
     (build_tree / "service" / "app.db").write_bytes(b"\0")
-    assert image_tag(build_tree, "service", "linux/amd64") == base
+    assert content_hash(build_tree, "service", "linux/amd64") == base

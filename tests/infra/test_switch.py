@@ -42,13 +42,18 @@ COMPUTE_COMPONENTS = {"fargate": FARGATE_TYPE, "lambda": SERVERLESS_TYPE}
 # update their inputs: tests/infra/test_monitoring.py and test_domain.py check them.
 OPERATIONS_COMPONENTS = (MONITORING_TYPE, DASHBOARD_TYPE, CERTIFICATE_TYPE, ALIAS_TYPE)
 IMAGE = "docker:index/image:Image"
+NONCE = "random:index/randomId:RandomId"
 # Inputs of shared resources a switch may change, each with the reason:
 # the stack-wide `compute` tag (INVARIANT C7) and the image's Dockerfile target
 # (its tag carries the target, so the new image is pushed next to the old one).
 ALLOWED_CHANGES = {
     ("*", "tags"): "the compute tag is updated in place",
     (IMAGE, "build"): "the Dockerfile target: service ↔ lambda",
-    (IMAGE, "imageName"): "the tag carries the target",
+    (IMAGE, "imageName"): "the tag carries the target and the nonce",
+    # The nonce's target keeper changes with the shape, so it is replaced:
+    # ECR tags are immutable and builds are not reproducible, so switching
+    # back must push under a tag never used before (docs/switch-compute.md).
+    (NONCE, "keepers"): "the target keeper: service ↔ lambda (new nonce, fresh tag)",
 }
 STACKS = ("dev", "prod")
 
@@ -203,7 +208,8 @@ def inventory() -> str:
         lines.append(
             f"- **{stack}**: {total} shared URNs kept ({custom} resources and the five "
             f"components); {retagged} of them get their `compute` tag updated in place, "
-            "and the image is rebuilt for the other Dockerfile target."
+            "and the image is rebuilt for the other Dockerfile target under a new tag "
+            "(its nonce is replaced, so switching back never reuses a pushed tag)."
         )
     for compute, verb, direction in (
         ("fargate", "destroyed", "fargate → lambda"),
