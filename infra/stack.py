@@ -12,6 +12,7 @@ from typing import Any
 
 import pulumi
 
+from infra.components import physical_name
 from infra.components.cache import Cache, CacheArgs
 from infra.components.database import Database, DatabaseArgs
 from infra.components.domain import (
@@ -107,7 +108,7 @@ def build_shared(cfg: StackConfig) -> SharedLayers:
             # prod applies changes in the maintenance window.
             apply_immediately=not cfg.is_prod,
             protect=cfg.protect_data,
-            final_snapshot_identifier=f"fastapi-on-aws-{cfg.stack}-redis-final"
+            final_snapshot_identifier=physical_name(cfg.stack, "redis-final")
             if cfg.is_prod
             else None,
         ),

@@ -8,6 +8,7 @@ import botocore.session
 import pytest
 
 from infra.config import POSTGRES_MAJOR_VERSIONS
+from tests.infra import harness
 from tests.infra.checks import SECURITY_GROUP
 from tests.infra.conftest import BuildStack
 from tests.infra.harness import StackResult
@@ -148,3 +149,13 @@ def test_data_security_groups_are_created_without_rules(variant: StackResult) ->
         group = variant.one(SECURITY_GROUP, suffix)
         assert variant.parent_of(group) is not None
         assert not [r for r in variant.children_of(variant.parent_of(group)) if "Rule" in r.type]
+
+
+def test_c4_cache_final_snapshot_name_is_valid_for_any_stack_name() -> None:
+    """Stack names may hold uppercase, '_' and '.' (infra/config.py ``_STACK``); the
+    final snapshot name must still be lowercase letters, digits and single hyphens."""
+    stack = "Prod_EU.2"
+    result = harness.run_program(stack, harness.layered_config("prod", "fargate"))
+    name = result.one(REPLICATION_GROUP).inputs["finalSnapshotIdentifier"]
+    assert name == "fastapi-on-aws-prod-eu-2-redis-final"
+    assert re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", name)
