@@ -83,7 +83,9 @@ CONFIG_KEYS: Final[tuple[KeySpec, ...]] = (
     KeySpec("minCount", int, 1, "Autoscaling minimum task count."),
     KeySpec("maxCount", int, 2, "Autoscaling maximum task count."),
     KeySpec("containerInsights", bool, False, "ECS Container Insights on the cluster."),
-    KeySpec("certificateArn", str, "", "ACM certificate ARN for the HTTPS listener."),
+    KeySpec(
+        "certificateArn", str, "", "ACM certificate ARN for the HTTPS listener, in aws:region."
+    ),
     KeySpec("allowHttp", bool, False, "Serve plain HTTP when there is no certificate."),
     KeySpec("cpuTargetPercent", int, 60, "Autoscaling target CPU utilisation (10-90 %)."),
     KeySpec("requestsPerTarget", int, 500, "Autoscaling target ALB requests per task."),
@@ -464,6 +466,18 @@ class StackConfig:
                 self.certificate_arn,
                 "an ACM ARN arn:aws:acm:<region>:<account>:certificate/<id>, or empty",
             )
+        if self.certificate_arn:
+            # The ALB listener and the regional API Gateway domain only accept a
+            # certificate from their own region (us-east-1 is for edge/CloudFront).
+            certificate_region = self.certificate_arn.split(":")[3]
+            if certificate_region != self.region:
+                raise _fail(
+                    "certificateArn",
+                    self.certificate_arn,
+                    f"the certificate is in region {certificate_region} but the stack "
+                    f"deploys to {REGION_KEY} {self.region}; issue or import it in "
+                    f"{self.region}",
+                )
         _between("cpuTargetPercent", self.cpu_target_percent, 10, 90)
         _between("requestsPerTarget", self.requests_per_target, 1, 100000)
         _between("healthCheckGraceSeconds", self.health_check_grace_seconds, 0, 3600)

@@ -171,6 +171,14 @@ REJECTIONS: list[tuple[str, dict[str, Any], str, str]] = [
     ("dev", {"minCount": 3, "maxCount": 2}, "maxCount", "from 3 to 100"),
     ("dev", {"desiredCount": 5}, "desiredCount", "from 1 to 2"),
     ("dev", {"certificateArn": "arn:aws:iam::1:x"}, "certificateArn", "ACM ARN"),
+    # The ALB listener and the regional API Gateway domain need a certificate
+    # from the stack's own region.
+    (
+        "dev",
+        {"certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc-123"},
+        "certificateArn",
+        "region us-east-1 but the stack deploys to aws:region eu-west-1",
+    ),
     ("dev", {"lambdaTimeoutSeconds": 30}, "lambdaTimeoutSeconds", "1 to 29"),
     ("dev", {"lambdaMemoryMb": 64}, "lambdaMemoryMb", "128 to 10240"),
     ("dev", {"lambdaReservedConcurrency": 0}, "lambdaReservedConcurrency", "-1"),
@@ -298,3 +306,9 @@ def test_c5_prod_stack_file_pins_account_ids_for_the_provider() -> None:
     assert isinstance(ids, list)
     assert ids
     assert all(isinstance(i, str) and len(i) == 12 and i.isdigit() for i in ids)
+
+
+def test_certificate_from_the_stack_region_is_accepted() -> None:
+    """The region check compares with ``aws:region``, not a fixed region."""
+    arn = "arn:aws:acm:us-east-1:123456789012:certificate/abc-123"
+    assert load("dev", **{"aws:region": "us-east-1", "certificateArn": arn}).certificate_arn == arn
