@@ -8,9 +8,11 @@ uses it.
 Read-through entries are versioned so a slow reader cannot put back a value a
 writer has just replaced or deleted: every key has a version key next to it.
 Writers, after their commit, bump the version and drop the value
-(``invalidate``); readers fetch value and version together
-(``get_versioned``, one round trip) and, on a miss, store what they loaded only
-if the version is still the one they saw (``set_if_version``).
+(``invalidate``). Readers read the value; only on a miss do they read the
+version, *before* loading from the database, and store what they loaded only
+if the version is still the one they saw (``set_if_version``). A hit therefore
+costs one key, and any writer that commits after the version was read makes
+the store a no-op.
 """
 
 from __future__ import annotations
@@ -42,9 +44,6 @@ class Cache(Protocol):
 
     async def delete(self, key: str) -> None:
         """Drop a key; failures are logged and ignored."""
-
-    async def get_versioned(self, key: str, version_key: str) -> tuple[bytes | None, bytes | None]:
-        """The value and its version (None when absent or on a failure), read together."""
 
     async def set_if_version(
         self, key: str, value: bytes, ttl_seconds: int, version_key: str, version: bytes | None
@@ -93,10 +92,6 @@ class MemoryCache:
     async def delete(self, key: str) -> None:
         """Drop the key if present."""
         self._entries.pop(key, None)
-
-    async def get_versioned(self, key: str, version_key: str) -> tuple[bytes | None, bytes | None]:
-        """The value and its generation counter."""
-        return await self.get(key), await self.get(version_key)
 
     async def set_if_version(
         self, key: str, value: bytes, ttl_seconds: int, version_key: str, version: bytes | None
@@ -205,11 +200,6 @@ class RedisCache:
         except (RedisError, OSError, TimeoutError) as error:
             _warn("get", key, error)
             return None
-
-    async def get_versioned(self, key: str, version_key: str) -> tuple[bytes | None, bytes | None]:
-        """Value and version from the same batched MGET: no extra round trip on a hit."""
-        value, version = await asyncio.gather(self.get(key), self.get(version_key))
-        return value, version
 
     def _send_batch(self) -> None:
         batch, self._pending = self._pending, {}

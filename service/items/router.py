@@ -97,16 +97,18 @@ async def get_item(item_id: ItemId, request: Request) -> Response:
     solving the dependencies and building an unused session cost more than the
     Redis round trip of a hit.
 
-    The version is read with the value (one round trip) and the loaded item is
-    cached only if no writer bumped it meanwhile: a reader that loaded the row
-    before a PATCH/DELETE committed must not put the old row back afterwards.
+    On a miss the item's version is read *before* the row, and the loaded item
+    is cached only if no writer bumped the version meanwhile: a reader that
+    loaded the row before a PATCH/DELETE committed must not put the old row
+    back afterwards. A hit reads one key and nothing else.
     """
     state = request.app.state
     key = cache_key(item_id)
-    versioned = version_key(item_id)
-    cached, version = await state.cache.get_versioned(key, versioned)
+    cached = await state.cache.get(key)
     if cached is not None:
         return Response(content=cached, media_type="application/json")
+    versioned = version_key(item_id)
+    version = await state.cache.get(versioned)
     async with state.sessionmaker() as session:
         item = await ItemRepository(session).get(item_id)
     if item is None:
