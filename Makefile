@@ -14,6 +14,8 @@ UV := .tools/bin/uv
 endif
 VENV := .venv
 BIN := $(VENV)/bin
+# The image's dependencies only: the Lambda cold-start benchmark runs here.
+RUNTIME_VENV := .venv-runtime
 
 STACK ?= dev
 COMPUTE ?= fargate
@@ -46,8 +48,12 @@ lint: $(VENV)/.synced ## ruff lint + format check, mypy strict
 plan: $(VENV)/.synced ## offline plan under mocks (STACK=dev|prod COMPUTE=fargate|lambda): resource tree + Mermaid diagram
 	$(BIN)/python -m infra.plan --stack $(STACK) --compute $(COMPUTE)
 
-bench: $(VENV)/.synced ## every benchmark in one table of figures, baselines and ratios (PostgreSQL + Redis on 127.0.0.1; installs wrk if missing)
-	$(BIN)/python -m bench $(BENCH_ARGS)
+$(RUNTIME_VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(RUNTIME_VENV) $(UV) sync --frozen --no-default-groups
+	@touch $@
+
+bench: $(VENV)/.synced $(RUNTIME_VENV)/.synced ## every benchmark in one table of figures, baselines and ratios (PostgreSQL + Redis on 127.0.0.1; installs wrk if missing)
+	$(BIN)/python -m bench --cold-python $(RUNTIME_VENV)/bin/python $(BENCH_ARGS)
 
 format: $(VENV)/.synced ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .

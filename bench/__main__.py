@@ -157,6 +157,15 @@ def main(argv: list[str] | None = None) -> int:
         help="cold starts of each side (default %(default)s)",
     )
     parser.add_argument(
+        "--cold-python",
+        default=sys.executable,
+        help=(
+            "interpreter of both sides' cold starts; `make bench` passes a runtime-only "
+            "venv so dev tools installed here do not weigh on the handler's imports "
+            "(default: this interpreter)"
+        ),
+    )
+    parser.add_argument(
         "--check", action="store_true", help="exit with status 1 when a target is missed"
     )
     args = parser.parse_args(argv)
@@ -177,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
             progress(f"[http] done in {result.elapsed_seconds:.0f} s (event loop: {result.loop})")
         if "cold" in parts:
             progress(f"[lambda cold start] {args.cold_samples} interleaved samples of each")
-            cold = cold_start.measure_cold_start(args.cold_samples, progress=progress)
+            cold = cold_start.measure_cold_start(
+                args.cold_samples, python=args.cold_python, progress=progress
+            )
             rows += cold_rows(cold)
         if "warm" in parts:
             progress("[lambda warm] alternating series in fresh interpreters")
