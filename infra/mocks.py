@@ -498,6 +498,15 @@ class StackResult:
             yield current
             current = self.parent_of(current)
 
+    def inside(self, component_type: str, type_: str) -> list[ResourceRecord]:
+        """Resources of ``type_`` anywhere under the single component of ``component_type``."""
+        component = self.one(component_type)
+        return [
+            record
+            for record in self.find(type_)
+            if any(parent.urn == component.urn for parent in self.ancestors(record))
+        ]
+
     @property
     def custom_resources(self) -> list[ResourceRecord]:
         """Only the resources a provider manages (no components)."""

@@ -62,12 +62,7 @@ def config(stack: StackResult, key: str) -> str:
 
 def fargate(stack: StackResult, type_: str) -> list[ResourceRecord]:
     """Resources of ``type_`` inside the Fargate component."""
-    component = stack.one(COMPONENT_TYPE)
-    return [
-        record
-        for record in stack.find(type_)
-        if any(parent.urn == component.urn for parent in stack.ancestors(record))
-    ]
+    return stack.inside(COMPONENT_TYPE, type_)
 
 
 def only(stack: StackResult, type_: str, suffix: str = "") -> ResourceRecord:
