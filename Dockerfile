@@ -47,8 +47,13 @@ FROM runtime AS service
 COPY --from=deps /app/.venv /app/.venv
 COPY service ./service
 # Byte-compile the app at build time: the root filesystem is read-only at run
-# time, so otherwise every cold start would compile it again.
-RUN python -m compileall -q service
+# time, so otherwise every cold start would compile it again. /tmp stays 1777.
+RUN python -m compileall -q service && chmod 1777 /tmp
+# The task mounts task storage at /tmp (the root filesystem is read-only). On
+# Fargate (platform 1.4) such a bind mount is root:root 0755, which user 10001
+# cannot write, UNLESS the image declares a VOLUME at exactly that path: then
+# it starts as a copy of the image's /tmp (1777). tests/image/ checks this.
+VOLUME ["/tmp"]
 USER 10001:10001
 # For `docker run`; ECS uses the task definition's container health check and
 # the ALB its target-group check, both against the same liveness route.

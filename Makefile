@@ -20,7 +20,7 @@ RUNTIME_VENV := .venv-runtime
 STACK ?= dev
 COMPUTE ?= fargate
 
-.PHONY: help run test lint format plan bench
+.PHONY: help run test test-image lint format plan bench
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -39,6 +39,20 @@ run: $(VENV)/.synced ## migrate, then serve on http://127.0.0.1:8000 (HOST/PORT 
 
 test: $(VENV)/.synced ## run the whole test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# IMAGE_ENGINE=podman (default: installs podman/runc/debootstrap, stand-ins for
+# unreachable base images) or docker (pulls the real base images); see docs/image-tests.md.
+# The image's Lambda dependencies (awslambdaric) on the host, for the test of
+# the fake Runtime API against the real client.
+LAMBDA_VENV := .venv-lambda
+
+$(LAMBDA_VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(LAMBDA_VENV) $(UV) sync --frozen --no-default-groups --group lambda
+	@touch $@
+
+test-image: $(VENV)/.synced $(LAMBDA_VENV)/.synced ## build both image targets and run them under the task definition's constraints (tests/image/)
+	bash scripts/image/prepare.sh
+	RUN_IMAGE_TESTS=1 AWSLAMBDARIC_PYTHON=$(abspath $(LAMBDA_VENV))/bin/python $(BIN)/pytest tests/image $(PYTEST_ARGS)
 
 lint: $(VENV)/.synced ## ruff lint + format check, mypy strict
 	$(BIN)/ruff check .

@@ -31,14 +31,22 @@ PASSABLE_TO_SERVICES = (
     "vpc-flow-logs.amazonaws.com",
     "application-autoscaling.amazonaws.com",
 )
-# Service-linked roles the stacks' services create on first use.
+# Service-linked roles the stacks' services create on first use in an account
+# (the caller of the first create needs iam:CreateServiceLinkedRole for them).
 SERVICE_LINKED_ROLE_SERVICES = (
     "ecs.amazonaws.com",
     "elasticloadbalancing.amazonaws.com",
     "rds.amazonaws.com",
     "elasticache.amazonaws.com",
     "ecs.application-autoscaling.amazonaws.com",
+    # AWSServiceRoleForAPIGateway: made with the account's first API or custom domain.
+    "ops.apigateway.amazonaws.com",
 )
+# Where Pulumi's DIY backend keeps everything in the bucket (pulumi/pulumi
+# pkg/backend/diy: workspace.BookkeepingDir). Locks live under
+# .pulumi/locks/organization/<project>/<stack>/<lock id>.json, the state at
+# .pulumi/stacks/<project>/<stack>.json, with history/ and backups/ beside it.
+DIY_BOOKKEEPING_DIR = ".pulumi"
 # What the deploy role may do to the stack's own KMS keys but never to the
 # state key (denied by NoChangesToStateKey).
 KEY_MANAGEMENT_ACTIONS = (
@@ -134,9 +142,21 @@ def _deny(actions: Sequence[str], resources: Sequence[str], *, sid: str, **extra
 def _state_statements(
     state_bucket_arn: str | None, state_key_arn: str | None, *, read_only: bool
 ) -> list[Statement]:
-    """Access to the Pulumi state bucket and the key that encrypts stack secrets."""
+    """Access to the Pulumi state bucket and the key that encrypts it and stack secrets.
+
+    ``read_only`` (the preview role): list and read, never write. The DIY
+    backend's ``Preview`` takes no lock and persists nothing (pulumi/pulumi
+    #8642, ``pkg/backend/diy/backend.go``), so no write is ever needed and PR
+    code cannot create or delete the lock a running ``pulumi up`` holds.
+    Otherwise (the deploy roles): also write and delete the lock, the
+    checkpoint, its ``.bak`` copy, history and backups (all under
+    :data:`DIY_BOOKKEEPING_DIR`).
+    """
     statements: list[Statement] = []
     if state_bucket_arn is not None:
+        # ListBucket: the backend finds the stack file (.json/.json.gz) and the
+        # locks by listing, and a GetObject/HeadObject of a missing key is a 404
+        # rather than a 403 only with it.
         statements.append(
             statement(
                 ["s3:GetBucketLocation", "s3:ListBucket", "s3:GetBucketVersioning"],
@@ -144,15 +164,21 @@ def _state_statements(
                 sid="StateBucketList",
             )
         )
+        # GetObject also authorises HeadObject and the source side of CopyObject.
         statements.append(statement(["s3:GetObject"], [f"{state_bucket_arn}/*"], sid="StateRead"))
-        # A preview writes nothing but its lock file; an update writes checkpoints.
-        writable = f"{state_bucket_arn}/.pulumi/locks/*" if read_only else f"{state_bucket_arn}/*"
-        statements.append(
-            statement(["s3:PutObject", "s3:DeleteObject"], [writable], sid="StateWrite")
-        )
+        if not read_only:
+            # The bucket holds nothing but Pulumi state; the whole of it, so a
+            # backend URL with a path prefix (s3://bucket/prefix) works too.
+            statements.append(
+                statement(
+                    ["s3:PutObject", "s3:DeleteObject"], [f"{state_bucket_arn}/*"], sid="StateWrite"
+                )
+            )
     if state_key_arn is not None:
-        # Decrypting the stack's data key is enough to preview; an update also
-        # encrypts new secret outputs.
+        # Every object is SSE-KMS with this key (bucket default encryption):
+        # reading one needs kms:Decrypt, writing one kms:GenerateDataKey (and
+        # Decrypt too for a multipart upload). The awskms secrets provider
+        # decrypts the stack's data key with Decrypt; Encrypt is for a new one.
         key_actions = ["kms:Decrypt", "kms:DescribeKey"]
         if not read_only:
             key_actions += ["kms:Encrypt", "kms:GenerateDataKey"]
@@ -572,8 +598,11 @@ def preview_role_policy(
     """Read-only access for ``pulumi preview`` on pull requests.
 
     Describe/List/Get on the services the stack uses, ECR's login token (the
-    image build needs the registry), the state, and its lock file. No write
-    to any AWS resource, and an explicit deny on reading secret values.
+    program's ``aws.ecr.get_authorization_token`` invoke runs on preview too;
+    a preview build with ``buildOnPreview`` stays on the runner's Docker
+    daemon and never pushes), and reading the state. No write to any AWS
+    resource or to the state bucket, and an explicit deny on reading secret
+    values (which is also why previews do not refresh: docs/ci-cd.md).
     """
     statements = [
         statement(

@@ -23,6 +23,9 @@ PROJECT: Final = "fastapi-on-aws"
 Compute: TypeAlias = Literal["fargate", "lambda"]
 NatStrategy: TypeAlias = Literal["single", "per-az", "none"]
 CpuArchitecture: TypeAlias = Literal["x86_64", "arm64"]
+AuthTokenStrategy: TypeAlias = Literal["ROTATE", "SET"]
+# DELETE (dropping AUTH for RBAC) is not offered: the service always sends a token.
+AUTH_TOKEN_STRATEGIES: Final = ("ROTATE", "SET")
 ConfigValue: TypeAlias = str | int | bool
 
 
@@ -72,6 +75,16 @@ CONFIG_KEYS: Final[tuple[KeySpec, ...]] = (
     KeySpec("cacheNodeCount", int, 1, "ElastiCache nodes (primary + replicas, 1-6)."),
     KeySpec("cacheEngineVersion", str, "7.1", "Redis engine version (pinned)."),
     KeySpec("cacheSnapshotRetentionDays", int, 0, "ElastiCache snapshot retention (0-35 days)."),
+    # Secret rotation (docs/runbook.md, "Lifecycle"): bumping a revision generates a new value.
+    KeySpec("databasePasswordRevision", int, 1, "Bump to rotate the database password."),
+    KeySpec("cacheAuthTokenRevision", int, 1, "Bump to rotate the Redis AUTH token (two steps)."),
+    KeySpec("apiTokenRevision", int, 1, "Bump to rotate the API bearer token."),
+    KeySpec(
+        "cacheAuthTokenUpdateStrategy",
+        str,
+        "ROTATE",
+        "Redis AUTH change: ROTATE (old token kept) or SET (old token dropped).",
+    ),
     # Service settings passed to the application.
     KeySpec("logLevel", str, "INFO", "Service LOG_LEVEL."),
     KeySpec("corsOrigins", str, "", "Service CORS_ORIGINS: comma-separated http(s) origins."),
@@ -238,6 +251,10 @@ class StackConfig:
     cache_node_count: int
     cache_engine_version: str
     cache_snapshot_retention_days: int
+    database_password_revision: int
+    cache_auth_token_revision: int
+    api_token_revision: int
+    cache_auth_token_update_strategy: AuthTokenStrategy
     log_level: str
     cors_origins: tuple[str, ...]
     cache_ttl_seconds: int
@@ -356,6 +373,12 @@ class StackConfig:
             cache_node_count=number("cacheNodeCount"),
             cache_engine_version=text("cacheEngineVersion"),
             cache_snapshot_retention_days=number("cacheSnapshotRetentionDays"),
+            database_password_revision=number("databasePasswordRevision"),
+            cache_auth_token_revision=number("cacheAuthTokenRevision"),
+            api_token_revision=number("apiTokenRevision"),
+            cache_auth_token_update_strategy=text(  # type: ignore[arg-type]  # checked in _validate
+                "cacheAuthTokenUpdateStrategy"
+            ).upper(),
             log_level=text("logLevel").upper(),
             cors_origins=cors,
             cache_ttl_seconds=number("cacheTtlSeconds"),
@@ -439,6 +462,17 @@ class StackConfig:
         _between("cacheNodeCount", self.cache_node_count, 1, 6)
         _one_of("cacheEngineVersion", self.cache_engine_version, REDIS_ENGINE_VERSIONS)
         _between("cacheSnapshotRetentionDays", self.cache_snapshot_retention_days, 0, 35)
+        for key, revision in (
+            ("databasePasswordRevision", self.database_password_revision),
+            ("cacheAuthTokenRevision", self.cache_auth_token_revision),
+            ("apiTokenRevision", self.api_token_revision),
+        ):
+            _between(key, revision, 1, 1_000_000)
+        _one_of(
+            "cacheAuthTokenUpdateStrategy",
+            self.cache_auth_token_update_strategy,
+            AUTH_TOKEN_STRATEGIES,
+        )
 
     def _validate_service(self) -> None:
         _one_of("logLevel", self.log_level, LOG_LEVELS)

@@ -40,6 +40,15 @@ VPC_ACCESS_POLICY_ARN: Final = (
 # function must finish first (INVARIANT A11).
 API_INTEGRATION_TIMEOUT_MS: Final = 30_000
 MAX_FUNCTION_TIMEOUT_SECONDS: Final = API_INTEGRATION_TIMEOUT_MS // 1000 - 1
+# The migrate function is never behind the API, so it may use Lambda's own
+# maximum: on a stack's first deploy the RDS Proxy target can take minutes to
+# become AVAILABLE, and the migration waits for it (docs/lambda.md).
+MIGRATE_FUNCTION_TIMEOUT_SECONDS: Final = 900
+# How long the migration retries its first connection: inside the timeout, with
+# room left for the migration itself.
+MIGRATE_CONNECT_TIMEOUT_SECONDS: Final = 600
+# Logical-name suffix of the migrate function (policies tell the two apart by it).
+MIGRATE_FUNCTION_SUFFIX: Final = "-migrate-function"
 PAYLOAD_FORMAT_VERSION: Final = "2.0"
 DEFAULT_ROUTE: Final = "$default"
 DEFAULT_STAGE: Final = "$default"
@@ -96,11 +105,15 @@ def function_environment(
     cors_origins: Sequence[str],
     cache_ttl_seconds: int,
     parameter_names: Mapping[str, str],
+    config_revision: str,
 ) -> dict[str, str]:
     """The function's environment: the settings of docs/contracts.md, secrets by SSM name only.
 
     ``parameter_names`` maps each secret variable (``API_TOKEN`` …) to its SSM
     parameter *name*; the service fetches the values once per cold start.
+    ``config_revision`` (the parameters' versions) changes the environment when
+    a secret is rotated, so a new version is published and warm environments
+    holding the old value stop serving once the alias moves.
     """
     for what, host in (("RDS Proxy endpoint", proxy_endpoint), ("Redis endpoint", redis_endpoint)):
         # An unresolved or empty endpoint would otherwise end up as "None" in a URL.
@@ -129,6 +142,7 @@ def function_environment(
         "LOG_LEVEL": log_level,
         "CORS_ORIGINS": ",".join(cors_origins),
         "CACHE_TTL_SECONDS": str(cache_ttl_seconds),
+        "CONFIG_REVISION": config_revision,
     }
     for variable in SECRET_VARIABLES:
         environment[ssm_variable(variable)] = parameter_names[variable]
@@ -194,6 +208,14 @@ def db_instance_identifier(instance_arn: str) -> str:
     if match is None:
         raise ValueError(f"{instance_arn!r} is not an RDS DB instance ARN")
     return match.group(1)
+
+
+def migrate_function_environment(serving: Mapping[str, str]) -> dict[str, str]:
+    """The migrate function's environment: the serving one plus the connect wait."""
+    return {
+        **serving,
+        "MIGRATION_CONNECT_TIMEOUT_SECONDS": str(MIGRATE_CONNECT_TIMEOUT_SECONDS),
+    }
 
 
 def migrate_event() -> str:

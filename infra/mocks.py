@@ -120,8 +120,15 @@ _EC2_ID_PREFIX = {
 class RecordingMocks(pulumi.runtime.Mocks):
     """Computed outputs shaped like AWS's, and answers to every invoke the program makes."""
 
-    def __init__(self, secret_salt: str = "") -> None:
+    def __init__(
+        self,
+        secret_salt: str = "",
+        prior: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
+    ) -> None:
         self.secret_salt = secret_salt
+        # ``{(type, logical name): outputs}`` of the previous deploy in a
+        # sequence: what the engine's state would hold before this run.
+        self.prior = dict(prior or {})
         self.errors: list[str] = []
 
     # ---------------------------------------------------------------- invokes
@@ -234,7 +241,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state["arn"] = f"arn:aws:ecr:{REGION}:{ACCOUNT_ID}:repository/{physical}"
         elif typ == "aws:ssm/parameter:Parameter":
             state["arn"] = f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter{inputs['name']}"
-            state["version"] = 1
+            state["version"] = self._parameter_version(typ, name, inputs)
         elif typ == "aws:cloudwatch/logGroup:LogGroup":
             state["arn"] = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{physical}"
         elif typ == "aws:iam/role:Role":
@@ -346,6 +353,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 state["allocationId"] = resource_id
         return resource_id, state
 
+    def _parameter_version(self, typ: str, name: str, inputs: Mapping[str, Any]) -> int:
+        """SSM's version: 1 when created, one more on every change of the value."""
+        before = self.prior.get((typ, name))
+        if before is None:
+            return 1
+        version = int(before.get("version", 1))
+        return version if before.get("value") == inputs.get("value") else version + 1
+
     def _password(self, name: str, inputs: Mapping[str, Any]) -> str:
         """A password drawn from exactly the character set the inputs ask for."""
         length = int(inputs.get("length", 16))
@@ -354,7 +369,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if inputs.get("special", True):
             specials = inputs.get("overrideSpecial") or "!@#$%&*()-_=+[]{}<>:?"
         # Deterministic on purpose: mocked stacks must be reproducible.
-        rng = random.Random(f"{name}\0{self.secret_salt}")  # noqa: S311
+        # Keepers take part like a replacement would: a new revision, a new value.
+        keepers = json.dumps(inputs.get("keepers") or {}, sort_keys=True)
+        seed = f"{name}\0{self.secret_salt}" + (f"\0{keepers}" if keepers != "{}" else "")
+        rng = random.Random(seed)  # noqa: S311
         chars = [rng.choice(alphabet + specials) for _ in range(length)]
         if specials:
             chars[rng.randrange(length)] = rng.choice(specials)
@@ -547,10 +565,20 @@ def run_program(
     cwd: Path = REPO_ROOT,
     secret_salt: str = "",
     preview: bool = False,
+    prior: StackResult | Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
 ) -> StackResult:
-    """Run ``infra/__main__.py`` under mocks with ``config``; fail loudly on any error."""
+    """Run ``infra/__main__.py`` under mocks with ``config``; fail loudly on any error.
+
+    ``prior`` is the previous run of a deploy sequence: computed outputs that
+    AWS derives from history (an SSM parameter's version) continue from it.
+    """
     _ensure_event_loop()
-    mocks = RecordingMocks(secret_salt=secret_salt)
+    previous: Mapping[tuple[str, str], Mapping[str, Any]] | None
+    if isinstance(prior, StackResult):
+        previous = {(record.type, record.name): record.outputs for record in prior.resources}
+    else:
+        previous = prior
+    mocks = RecordingMocks(secret_salt=secret_salt, prior=previous)
     monitor = RecordingMonitor(mocks)
     # A fresh root stack per run: stack transformations live on it.
     settings.ROOT.set(None)
@@ -605,9 +633,14 @@ def run_stack(
     *,
     cwd: Path = REPO_ROOT,
     secret_salt: str = "",
+    prior: StackResult | Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
     **overrides: object,
 ) -> StackResult:
     """Layer the config for ``stack`` and run the program once."""
     return run_program(
-        stack, layered_config(stack, compute, overrides), cwd=cwd, secret_salt=secret_salt
+        stack,
+        layered_config(stack, compute, overrides),
+        cwd=cwd,
+        secret_salt=secret_salt,
+        prior=prior,
     )

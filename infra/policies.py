@@ -54,6 +54,9 @@ REDIS_PORT: Final = 6379
 AWS_LB_NAME_LIMIT: Final = 32
 AUTONAME_SUFFIX: Final = 8
 API_GATEWAY_TIMEOUT_SECONDS: Final = 30
+# Lambda's own maximum, allowed only for the migrate function (never behind the API).
+LAMBDA_MAX_TIMEOUT_SECONDS: Final = 900
+MIGRATE_FUNCTION_SUFFIX: Final = "-migrate-function"
 PROD_MIN_BACKUP_DAYS: Final = 7
 PROD_MIN_LOG_RETENTION_DAYS: Final = 365
 # Characters RDS (``/ @ " space``) and ElastiCache AUTH (``/ @ "`` and space,
@@ -520,7 +523,11 @@ def _lb_name_length(
 def _lambda_function(
     props: Mapping[str, Any], _name: str, fail: Fail, _args: ResourceValidationArgs
 ) -> None:
-    """A10 (architecture set), A11, B7 (parameter names only), B10 (rediss://)."""
+    """A10 (architecture set), A11, B7 (parameter names only), B10 (rediss://).
+
+    The serving function's timeout is under the API's 30 s; the migrate
+    function (``*-migrate-function``) may run to Lambda's 900 s, one at a time.
+    """
     if props.get("packageType") != "Image":
         fail(
             f"packageType is {props.get('packageType')!r}",
@@ -537,7 +544,20 @@ def _lambda_function(
             f"image command is {commands!r}", 'set image_config.commands=["lambda_handler.handler"]'
         )
     timeout = _number(props.get("timeout"))
-    if timeout is None or timeout >= API_GATEWAY_TIMEOUT_SECONDS:
+    if _name.endswith(MIGRATE_FUNCTION_SUFFIX):
+        # Never behind the API (the _api_invokes_serving_function stack check):
+        # it may wait for the database up to Lambda's own maximum, one at a time.
+        if timeout is None or timeout > LAMBDA_MAX_TIMEOUT_SECONDS:
+            fail(
+                f"timeout is {props.get('timeout')!r} s",
+                f"set the migrate function's timeout to at most {LAMBDA_MAX_TIMEOUT_SECONDS} s",
+            )
+        if _number(props.get("reservedConcurrentExecutions")) != 1:
+            fail(
+                "the migrate function may run more than once at a time",
+                "set reserved_concurrent_executions=1 on the migrate function",
+            )
+    elif timeout is None or timeout >= API_GATEWAY_TIMEOUT_SECONDS:
         fail(
             f"timeout is {props.get('timeout')!r} s",
             f"set timeout below the HTTP API's {API_GATEWAY_TIMEOUT_SECONDS} s "
@@ -1405,6 +1425,26 @@ def _lambda_vpc_access(view: StackView, fail: StackFail, _args: StackValidationA
 
 
 @_stack_check
+def _api_invokes_serving_function(
+    view: StackView, fail: StackFail, _args: StackValidationArgs
+) -> None:
+    """A11: what the HTTP API may invoke finishes under its 30 s (never the migrate function)."""
+    for permission in view.of_type(T_LAMBDA_PERMISSION):
+        if permission.props.get("principal") != "apigateway.amazonaws.com":
+            continue
+        for function in view.refs(permission, "function", T_LAMBDA):
+            timeout = _number(function.props.get("timeout"))
+            if timeout is None or timeout >= API_GATEWAY_TIMEOUT_SECONDS:
+                fail(
+                    permission,
+                    f"lets the HTTP API invoke {function.name}, whose timeout "
+                    f"({function.props.get('timeout')!r} s) outlasts the API's "
+                    f"{API_GATEWAY_TIMEOUT_SECONDS} s",
+                    "point the permission (and the integration) at the serving function's alias",
+                )
+
+
+@_stack_check
 def _api_permission(view: StackView, fail: StackFail, _args: StackValidationArgs) -> None:
     """A12: API Gateway's invoke permission is scoped to this stack's API."""
     for permission in view.of_type(T_LAMBDA_PERMISSION):
@@ -1699,6 +1739,12 @@ SPECS: Final[tuple[PolicySpec, ...]] = (
         "A function in a VPC has the VPC access policy.",
         "A11",
         _lambda_vpc_access,
+    ),
+    _stack(
+        "api-invokes-serving-function",
+        "The HTTP API invokes only a function that finishes under its 30 s.",
+        "A11",
+        _api_invokes_serving_function,
     ),
     _stack(
         "api-permission-scoped",

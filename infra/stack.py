@@ -74,7 +74,17 @@ def build_shared(cfg: StackConfig) -> SharedLayers:
             force_delete=not cfg.is_prod,
         ),
     )
-    secrets = Secrets("secrets", SecretsArgs(ssm_prefix=cfg.ssm_prefix))
+    secrets = Secrets(
+        "secrets",
+        SecretsArgs(
+            ssm_prefix=cfg.ssm_prefix,
+            revisions={
+                "DATABASE_PASSWORD": cfg.database_password_revision,
+                "REDIS_PASSWORD": cfg.cache_auth_token_revision,
+                "API_TOKEN": cfg.api_token_revision,
+            },
+        ),
+    )
     database = Database(
         "database",
         DatabaseArgs(
@@ -107,6 +117,7 @@ def build_shared(cfg: StackConfig) -> SharedLayers:
             snapshot_retention_days=cfg.cache_snapshot_retention_days,
             # prod applies changes in the maintenance window.
             apply_immediately=not cfg.is_prod,
+            auth_token_update_strategy=cfg.cache_auth_token_update_strategy,
             protect=cfg.protect_data,
             final_snapshot_identifier=physical_name(cfg.stack, "redis-final")
             if cfg.is_prod

@@ -89,8 +89,14 @@ def service_environment(
     log_level: str,
     cors_origins: Sequence[str],
     cache_ttl_seconds: int,
+    config_revision: str,
 ) -> dict[str, str]:
-    """The non-secret settings of docs/contracts.md, as the container's environment."""
+    """The non-secret settings of docs/contracts.md, as the container's environment.
+
+    ``config_revision`` (the secrets' SSM versions, never their values) makes a
+    rotated secret change the task definition, so ECS replaces the tasks that
+    read the old value at start-up.
+    """
     for what, host in (("database address", database_address), ("Redis endpoint", redis_endpoint)):
         # An unresolved or empty endpoint would otherwise end up as "None" in a URL.
         if not isinstance(host, str) or not _HOSTNAME.match(host):
@@ -104,6 +110,7 @@ def service_environment(
         "LOG_LEVEL": log_level,
         "CORS_ORIGINS": ",".join(cors_origins),
         "CACHE_TTL_SECONDS": str(cache_ttl_seconds),
+        "CONFIG_REVISION": config_revision,
         "HOST": "0.0.0.0",  # noqa: S104 - inside the task's own network namespace, behind the SG
         "PORT": str(CONTAINER_PORT),
     }

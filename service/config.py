@@ -75,6 +75,13 @@ class Settings(BaseSettings):
     # How long a migration runner waits for another runner's PostgreSQL advisory
     # lock before giving up: a runner that hangs holding it must not hang every deploy.
     migration_lock_timeout_seconds: float = Field(default=300, gt=0, le=3600)
+    # How long a migration runner keeps retrying its first connection. 0: fail at
+    # once. The Lambda migrate function waits here for an RDS Proxy target that
+    # is still registering on a stack's first deploy.
+    migration_connect_timeout_seconds: float = Field(default=0, ge=0, le=3600)
+    # Set by the infrastructure: the SSM versions of the secrets this process
+    # read (never a value). Logged at start-up; a rotation changes it.
+    config_revision: str = Field(default="", max_length=200)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -271,7 +271,11 @@ class LambdaRuntime:
         lifespan = AppLifespan(app)
         self._use_loop().run_until_complete(lifespan.startup())
         self._lifespan = lifespan
-        log.info("application started", environment=self.settings.environment)
+        log.info(
+            "application started",
+            environment=self.settings.environment,
+            config_revision=self.settings.config_revision or None,
+        )
         return Mangum(LambdaScope(app, lifespan.state), lifespan="off")
 
     def serve_http(self, event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -26,6 +26,9 @@ class CacheArgs:
     snapshot_retention_days: int
     apply_immediately: bool
     protect: bool
+    # ROTATE keeps the old token valid next to the new one; SET (the second step
+    # of a rotation, docs/runbook.md) makes the current token the only one.
+    auth_token_update_strategy: str = "ROTATE"  # noqa: S105 (a strategy name)
     # Set in prod: deleting the group (a deliberate teardown) keeps its data.
     final_snapshot_identifier: str | None = None
 
@@ -77,9 +80,11 @@ class Cache(pulumi.ComponentResource):
             # AUTH tokens are only accepted with TLS in transit (INVARIANT A8).
             transit_encryption_enabled=True,
             auth_token=args.auth_token,
-            # ROTATE accepts the old and the new token during a change, and
-            # updates in place instead of replacing the group (INVARIANT C6).
-            auth_token_update_strategy="ROTATE",  # noqa: S106 (a strategy name, not a secret)
+            # A token change updates in place, never replaces the group (INVARIANT C6).
+            # The provider sends ModifyReplicationGroup(AuthToken, Strategy) when
+            # either changes, so flipping only the strategy to SET completes a
+            # ROTATE: the old token stops working (docs/runbook.md, "Lifecycle").
+            auth_token_update_strategy=args.auth_token_update_strategy,
             automatic_failover_enabled=replicated,
             multi_az_enabled=replicated,
             snapshot_retention_limit=args.snapshot_retention_days,

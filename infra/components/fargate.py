@@ -140,6 +140,8 @@ class FargateServiceArgs:
     cache_security_group_id: pulumi.Input[str]
     operations: ComputeOperations
     """Alarm topic and thresholds, and the certificate for the HTTPS listener."""
+    config_revision: pulumi.Input[str] = "1"
+    """The secrets' SSM versions (``CONFIG_REVISION``): a rotation rolls the tasks."""
     kms_key_arns: Sequence[pulumi.Input[str]] = ()
     """Customer-managed KMS keys encrypting the parameters (none: the aws/ssm key)."""
 
@@ -396,14 +398,17 @@ class FargateService(pulumi.ComponentResource):
             scheme = "http"
 
         # --- task definition ---------------------------------------------------------------
-        environment = pulumi.Output.all(args.database_address, args.cache_endpoint).apply(
-            lambda endpoints: td.service_environment(
+        environment = pulumi.Output.all(
+            args.database_address, args.cache_endpoint, args.config_revision
+        ).apply(
+            lambda values: td.service_environment(
                 production=settings.production,
-                database_address=endpoints[0],
-                redis_endpoint=endpoints[1],
+                database_address=values[0],
+                redis_endpoint=values[1],
                 log_level=settings.log_level,
                 cors_origins=settings.cors_origins,
                 cache_ttl_seconds=settings.cache_ttl_seconds,
+                config_revision=values[2],
             )
         )
         secret_names = list(args.secret_parameter_arns)
@@ -636,6 +641,7 @@ def build_fargate(
             cache_endpoint=shared.cache.primary_endpoint,
             cache_security_group_id=shared.cache.security_group_id,
             operations=operations,
+            config_revision=shared.secrets.config_revision,
         ),
     )
     exports: dict[str, pulumi.Output[Any]] = {

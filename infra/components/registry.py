@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,16 @@ from infra.components import type_token
 # working directory (the language host runs it from inside infra/).
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO_ROOT / "Dockerfile"
+# Where the program stages the build context (git-ignored, like /build/).
+# pulumi-docker diffs every input, and its `contextDigest` hashes each file's
+# mode next to its content (provider/provider.go, hashPath): a checkout made
+# under another umask would rebuild the same tag, which the immutable ECR
+# repository refuses, and COPY would carry owner-only modes into the image,
+# where the app user cannot read them. The staged copy holds exactly the
+# build inputs, with modes fixed to 0644 (0755 when executable).
+STAGED_CONTEXT = REPO_ROOT / "build" / "image-context"
+_FILE_MODE = 0o644
+_EXECUTABLE_MODE = 0o755
 
 # Everything the Dockerfile copies into an image. The tag carries a hash of
 # these plus a nonce that is regenerated whenever the hash (or target, or
@@ -71,6 +83,44 @@ def content_hash(root: Path, target: str, platform: str) -> str:
     return digest.hexdigest()
 
 
+def stage_build_context(root: Path, destination: Path) -> Path:
+    """Copy the build inputs of ``root`` to ``destination`` with fixed modes; return it.
+
+    Nothing is rewritten when the staged copy already matches (same content
+    hash); otherwise it is built next to the destination and swapped in, so a
+    half-written context is never left behind.
+    """
+    marker = destination.with_name(destination.name + ".sha256")
+    expected = content_hash(root, "context", "any")
+    if destination.is_dir() and marker.is_file() and marker.read_text() == expected:
+        return destination
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = destination.with_name(f"{destination.name}.tmp-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    for path in _build_inputs(root):
+        target = staging / path.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(path.read_bytes())
+        executable = path.stat().st_mode & 0o111
+        target.chmod(_EXECUTABLE_MODE if executable else _FILE_MODE)
+    retired = destination.with_name(f"{destination.name}.old-{os.getpid()}")
+    if destination.exists():
+        destination.rename(retired)
+    staging.rename(destination)
+    shutil.rmtree(retired, ignore_errors=True)
+    marker.write_text(expected)
+    return destination
+
+
+def relative_to_cwd(path: Path) -> str:
+    """``path`` relative to the working directory, in POSIX form.
+
+    The engine starts the provider in the program's directory (``infra/`` for
+    ``main: infra/``), so a relative path is the same string for any checkout.
+    """
+    return Path(os.path.relpath(path, Path.cwd())).as_posix()
+
+
 def image_tag(target: str, content: str, nonce_hex: str) -> str:
     """``<target>-<12 hex of the content hash>-<nonce hex>``."""
     return f"{target}-{content[:TAG_HASH_LENGTH]}-{nonce_hex}"
@@ -120,8 +170,12 @@ class RegistryArgs:
     target: str
     platform: str
     force_delete: bool
-    context: Path = REPO_ROOT
-    dockerfile: Path = DOCKERFILE
+    # The checkout the image is built from; its inputs are staged under `staged`.
+    source: Path = REPO_ROOT
+    staged: Path = STAGED_CONTEXT
+    # Pull-request previews build the image too, so a broken Dockerfile fails
+    # the preview rather than the first `pulumi up` on main (nothing is pushed).
+    build_on_preview: bool = True
 
 
 class Registry(pulumi.ComponentResource):
@@ -166,7 +220,8 @@ class Registry(pulumi.ComponentResource):
         token = aws.ecr.get_authorization_token_output(
             registry_id=repository.registry_id, opts=pulumi.InvokeOptions(parent=self)
         )
-        self.content_hash = content_hash(args.context, args.target, args.platform)
+        self.content_hash = content_hash(args.source, args.target, args.platform)
+        context = stage_build_context(args.source, args.staged)
         # Logical name fixed (INVARIANT C1, C2); only the keepers vary, and a
         # change of any of them replaces the nonce, hence a tag never pushed before.
         nonce = random.RandomId(
@@ -183,11 +238,13 @@ class Registry(pulumi.ComponentResource):
         image = docker.Image(
             f"{name}-image",
             build=docker.DockerBuildArgs(
-                context=str(args.context),
-                dockerfile=str(args.dockerfile),
+                # Relative to the program's directory: the same for any checkout.
+                context=relative_to_cwd(context),
+                dockerfile=relative_to_cwd(context / "Dockerfile"),
                 platform=args.platform,
                 target=args.target,
             ),
+            build_on_preview=args.build_on_preview,
             image_name=pulumi.Output.concat(repository.repository_url, ":", self.image_tag),
             registry=docker.RegistryArgs(
                 server=repository.repository_url,

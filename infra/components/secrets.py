@@ -7,7 +7,8 @@ feed only the database and cache themselves; they are never exported.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -36,9 +37,36 @@ PARAMETER_LEAVES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class SecretsArgs:
-    """Inputs of the Secrets component."""
+    """Inputs of the Secrets component.
+
+    ``revisions`` maps a service variable (``PARAMETER_LEAVES``) to its rotation
+    revision; bumping one generates a new value for that secret only.
+    """
 
     ssm_prefix: str
+    revisions: Mapping[str, int] = field(default_factory=dict)
+
+
+def rotation_keepers(revision: int) -> dict[str, str] | None:
+    """``keepers`` of a generated secret at ``revision``.
+
+    Revision 1 (the default) has no keepers, exactly like stacks created before
+    rotation was config-driven, so adopting this code replaces nothing; any
+    other revision is a keeper, and changing it replaces the value.
+    """
+    return None if revision == 1 else {"revision": str(revision)}
+
+
+def config_revision(versions: Mapping[str, int | str]) -> str:
+    """``CONFIG_REVISION``: the SSM version of every secret, in a fixed order.
+
+    SSM bumps a parameter's version on every value change, so this string
+    changes exactly when a secret compute reads at start-up changes. It goes
+    into the task definition and the function environment (never a value),
+    which makes a rotation roll the running tasks and publish a new function
+    version instead of leaving them on what they read at start.
+    """
+    return ".".join(f"{PARAMETER_LEAVES[env]}-v{versions[env]}" for env in PARAMETER_LEAVES)
 
 
 class Secrets(pulumi.ComponentResource):
@@ -46,6 +74,7 @@ class Secrets(pulumi.ComponentResource):
 
     parameter_names: dict[str, str]
     parameter_arns: dict[str, pulumi.Output[str]]
+    config_revision: pulumi.Output[str]
     database_password: pulumi.Output[str]
     redis_auth_token: pulumi.Output[str]
     api_token: pulumi.Output[str]
@@ -57,11 +86,15 @@ class Secrets(pulumi.ComponentResource):
         super().__init__(type_token("secrets", "Secrets"), name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
+        def keepers(env: str) -> dict[str, str] | None:
+            return rotation_keepers(args.revisions.get(env, 1))
+
         database_password = random.RandomPassword(
             f"{name}-database-password",
             length=DATABASE_PASSWORD_LENGTH,
             special=True,
             override_special=DATABASE_PASSWORD_SPECIALS,
+            keepers=keepers("DATABASE_PASSWORD"),
             opts=child,
         )
         redis_token = random.RandomPassword(
@@ -69,10 +102,15 @@ class Secrets(pulumi.ComponentResource):
             length=REDIS_TOKEN_LENGTH,
             special=True,
             override_special=REDIS_TOKEN_SPECIALS,
+            keepers=keepers("REDIS_PASSWORD"),
             opts=child,
         )
         api_token = random.RandomPassword(
-            f"{name}-api-token", length=API_TOKEN_LENGTH, special=False, opts=child
+            f"{name}-api-token",
+            length=API_TOKEN_LENGTH,
+            special=False,
+            keepers=keepers("API_TOKEN"),
+            opts=child,
         )
         values: dict[str, pulumi.Output[str]] = {
             "API_TOKEN": api_token.result,
@@ -84,6 +122,7 @@ class Secrets(pulumi.ComponentResource):
             env: f"{args.ssm_prefix}/{leaf}" for env, leaf in PARAMETER_LEAVES.items()
         }
         self.parameter_arns = {}
+        versions: dict[str, pulumi.Output[int]] = {}
         for env, leaf in PARAMETER_LEAVES.items():
             secret_value: pulumi.Output[str] = pulumi.Output.secret(values[env])
             parameter = aws.ssm.Parameter(
@@ -97,10 +136,19 @@ class Secrets(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
             )
             self.parameter_arns[env] = parameter.arn
+            versions[env] = parameter.version
 
+        envs = list(versions)
+        self.config_revision = pulumi.Output.all(*versions.values()).apply(
+            lambda numbers: config_revision(dict(zip(envs, numbers, strict=True)))
+        )
         self.database_password = pulumi.Output.secret(database_password.result)
         self.redis_auth_token = pulumi.Output.secret(redis_token.result)
         self.api_token = pulumi.Output.secret(api_token.result)
         self.register_outputs(
-            {"parameterNames": self.parameter_names, "parameterArns": self.parameter_arns}
+            {
+                "parameterNames": self.parameter_names,
+                "parameterArns": self.parameter_arns,
+                "configRevision": self.config_revision,
+            }
         )

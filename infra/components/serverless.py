@@ -11,9 +11,10 @@ and the cache and the proxy reach the database. Switching a stack to
 their URNs (INVARIANT C1).
 
 Deploy order, so new code never serves a request before its migrations ran:
-the function publishes a new version → the migrate event is invoked on that
-version (again whenever the image or version changes) → only then does the
-``live`` alias, which the API invokes, move to the new version.
+the serving function and the migrate function (same image, longer timeout)
+publish new versions → the migrate event is invoked on the migrate function's
+version (again whenever the image or the serving version changes) → only then
+does the ``live`` alias, which the API invokes, move to the new serving version.
 
 The documents (environment, IAM policies, log format) come from the pure
 functions in ``infra.lambda_documents``; this module only wires Outputs to them.
@@ -136,6 +137,8 @@ class ServerlessServiceArgs:
     cache_security_group_id: pulumi.Input[str]
     operations: ComputeOperations
     """Alarm topic and thresholds; the custom domain and its certificate, if any."""
+    config_revision: pulumi.Input[str] = "1"
+    """The secrets' SSM versions (``CONFIG_REVISION``): a rotation publishes a new version."""
 
 
 class ServerlessService(pulumi.ComponentResource):
@@ -358,15 +361,18 @@ class ServerlessService(pulumi.ComponentResource):
 
         # --- the function: the same image, target `lambda`, pinned by digest ------------
         parameter_names = dict(args.secret_parameter_names)
-        environment = pulumi.Output.all(proxy.endpoint, args.cache_endpoint).apply(
-            lambda endpoints: ld.function_environment(
+        environment = pulumi.Output.all(
+            proxy.endpoint, args.cache_endpoint, args.config_revision
+        ).apply(
+            lambda values: ld.function_environment(
                 production=settings.production,
-                proxy_endpoint=endpoints[0],
-                redis_endpoint=endpoints[1],
+                proxy_endpoint=values[0],
+                redis_endpoint=values[1],
                 log_level=settings.log_level,
                 cors_origins=settings.cors_origins,
                 cache_ttl_seconds=settings.cache_ttl_seconds,
                 parameter_names=parameter_names,
+                config_revision=values[2],
             )
         )
         function = aws.lambda_.Function(
@@ -401,15 +407,45 @@ class ServerlessService(pulumi.ComponentResource):
         )
 
         # --- migrations on deploy, then the alias ---------------------------------------
+        # A function of its own, from the same image: the serving function's
+        # timeout is capped under the API's 30 s, but on a first deploy the proxy
+        # target may take minutes to become AVAILABLE. This one waits for the
+        # database (MIGRATION_CONNECT_TIMEOUT_SECONDS) within Lambda's 15 minutes,
+        # and one concurrent execution is all a migration ever needs.
+        migrate_function = aws.lambda_.Function(
+            f"{name}{ld.MIGRATE_FUNCTION_SUFFIX}",
+            description="fastapi-on-aws migrations, invoked once per deploy before the alias moves",
+            package_type="Image",
+            image_uri=args.image,
+            image_config=aws.lambda_.FunctionImageConfigArgs(commands=list(ld.HANDLER_COMMAND)),
+            architectures=[settings.cpu_architecture],
+            memory_size=settings.memory_mb,
+            timeout=ld.MIGRATE_FUNCTION_TIMEOUT_SECONDS,
+            reserved_concurrent_executions=1,
+            role=role.arn,
+            vpc_config=aws.lambda_.FunctionVpcConfigArgs(
+                subnet_ids=args.private_subnet_ids,
+                security_group_ids=[function_sg.id],
+            ),
+            environment=aws.lambda_.FunctionEnvironmentArgs(
+                variables=environment.apply(ld.migrate_function_environment)
+            ),
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
+                log_format="Text", log_group=log_group.name
+            ),
+            publish=True,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=managed),
+        )
         migration = aws.lambda_.Invocation(
             f"{name}-migrate",
-            function_name=function.name,
-            qualifier=function.version,
+            function_name=migrate_function.name,
+            qualifier=migrate_function.version,
             input=ld.migrate_event(),
             # Invoke on create/replace only: the CRUD scope would add a `tf`
             # key to the event, which the handler refuses.
             lifecycle_scope="CREATE_ONLY",
-            # Runs again for every new image and every new version.
+            # Runs again for every new image and every new serving version.
             triggers={"image": args.image, "function_version": function.version},
             opts=pulumi.ResourceOptions(
                 parent=self,
@@ -584,6 +620,7 @@ def build_serverless(
             cache_endpoint=shared.cache.primary_endpoint,
             cache_security_group_id=shared.cache.security_group_id,
             operations=operations,
+            config_revision=shared.secrets.config_revision,
         ),
     )
     exports: dict[str, pulumi.Output[Any]] = {

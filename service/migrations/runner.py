@@ -20,7 +20,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from service.config import Settings
@@ -33,6 +33,9 @@ MIGRATION_LOCK_KEY = 0x6661_7374_6170_6931
 SCRIPT_LOCATION = Path(__file__).resolve().parent
 # How often a waiting runner retries the lock.
 LOCK_POLL_SECONDS = 0.5
+# First and longest pause between connection attempts (doubling in between).
+CONNECT_RETRY_FIRST_SECONDS = 1.0
+CONNECT_RETRY_MAX_SECONDS = 15.0
 
 log = get_logger("migrations")
 
@@ -65,6 +68,41 @@ async def acquire_lock(connection: AsyncConnection, timeout_seconds: float) -> N
         await asyncio.sleep(min(LOCK_POLL_SECONDS, remaining))
 
 
+async def connect(engine: AsyncEngine, timeout_seconds: float) -> AsyncConnection:
+    """Open a connection, retrying any failure until ``timeout_seconds`` have passed.
+
+    Any error is retried, not only refused connections: behind RDS Proxy a
+    target that is not yet AVAILABLE shows up as a timeout or an error from the
+    proxy after the TCP handshake. With a timeout of 0 the first failure is final.
+    """
+    deadline = time.monotonic() + timeout_seconds
+    pause = CONNECT_RETRY_FIRST_SECONDS
+    attempt = 1
+    while True:
+        try:
+            # Started here (not by `async with`), so a failure can be retried.
+            return await engine.connect().start()
+        except Exception as error:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                if attempt > 1:
+                    log.error(
+                        "database still unreachable; giving up",
+                        attempts=attempt,
+                        timeout=timeout_seconds,
+                    )
+                raise
+            log.warning(
+                "database not reachable yet; retrying",
+                attempt=attempt,
+                error=type(error).__name__,
+                retry_in=round(min(pause, remaining), 1),
+            )
+            await asyncio.sleep(min(pause, remaining))
+            pause = min(pause * 2, CONNECT_RETRY_MAX_SECONDS)
+            attempt += 1
+
+
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic config pointing at this package; no alembic.ini is needed."""
     config = Config()
@@ -82,7 +120,8 @@ async def run_locked(settings: Settings, work: Callable[[Connection], T]) -> T:
     """Run ``work`` on one connection while holding the migration lock."""
     engine = create_async_engine(settings.sqlalchemy_url(), poolclass=NullPool)
     try:
-        async with engine.connect() as connection:
+        connection = await connect(engine, settings.migration_connect_timeout_seconds)
+        try:
             locking = connection.dialect.name == "postgresql"
             if locking:
                 key = {"key": MIGRATION_LOCK_KEY}
@@ -96,6 +135,8 @@ async def run_locked(settings: Settings, work: Callable[[Connection], T]) -> T:
                     await connection.rollback()
                     await connection.execute(text("SELECT pg_advisory_unlock(:key)"), key)
                     await connection.commit()
+        finally:
+            await connection.close()
     finally:
         await engine.dispose()
 

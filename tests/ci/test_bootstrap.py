@@ -4,8 +4,10 @@ admin rights or ``*`` actions (B11)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import botocore.session
@@ -23,6 +25,7 @@ from bootstrap.documents import (
     pull_request_subject,
 )
 from bootstrap.program import BootstrapOutputs, build
+from infra.iam import to_json
 
 ACCOUNT = "123456789012"
 REPO = "example-org/fastapi-on-aws"
@@ -225,12 +228,13 @@ def test_b11_role_permissions_have_no_admin_and_guard_the_ci_roles(mocks: Record
         a for s in _all_statements(preview) if s["Effect"] == "Allow" for a in _as_list(s["Action"])
     ]
     writes = re.compile(
-        r":(Create|Delete|Put|Update|Modify|Attach|Detach|Authorize|Revoke|Tag|Untag|Encrypt)"
+        r":(Create|Delete|Put|Update|Modify|Attach|Detach|Authorize|Revoke|Tag|Untag|Encrypt"
+        r"|GenerateDataKey)"
     )
-    # The only writes a preview may make: its lock file in the state bucket.
-    state_write = next(s for s in _all_statements(preview) if s.get("Sid") == "StateWrite")
-    assert state_write["Resource"] == f"{bucket_arn}/.pulumi/locks/*"
-    assert sorted(a for a in allowed if writes.search(a)) == ["s3:DeleteObject", "s3:PutObject"]
+    # A DIY preview takes no lock and saves nothing: the preview role writes nowhere,
+    # not even in the state bucket (test_preview_role_writes_nothing_in_the_state_bucket).
+    assert not any(s.get("Sid") == "StateWrite" for s in _all_statements(preview))
+    assert sorted(a for a in allowed if writes.search(a)) == []
     no_secrets = next(s for s in _all_statements(preview) if s.get("Sid") == "NoSecretValues")
     assert no_secrets["Effect"] == "Deny"
     assert "ssm:GetParameters" in no_secrets["Action"]
@@ -632,8 +636,10 @@ _TYPE_ACTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _stack_resource_types() -> set[str]:
-    """Every provider resource type of every stack variant the program can build."""
+@functools.cache
+def _stack_resource_types() -> frozenset[str]:
+    """Every provider resource type of every stack variant the program can build
+    (cached: building eight variants under mocks is the slow part of this file)."""
     from unittest import mock
 
     from infra import mocks as infra_mocks
@@ -654,7 +660,7 @@ def _stack_resource_types() -> set[str]:
             config = infra_mocks.layered_config(stack, compute, overrides)
             result = infra_mocks.run_program(stack, config)
             types |= {record.type for record in result.custom_resources}
-    return types
+    return frozenset(types)
 
 
 def _granted(document: dict[str, Any], action: str) -> bool:
@@ -710,3 +716,436 @@ def test_b11_deploy_role_manages_app_keys_but_never_the_state_key() -> None:
     assert denies["NoKeyLockout"]["Condition"] == {
         "Bool": {"kms:BypassPolicyLockoutSafetyCheck": "true"}
     }
+
+
+# --- a small IAM evaluator ------------------------------------------------------
+#
+# Enough of IAM's evaluation logic to ask "is this request allowed?" of the
+# documents above: Action/NotAction and Resource/NotResource with `*` and `?`
+# wildcards (actions case-insensitive, resources case-sensitive), explicit Deny
+# over Allow over the implicit deny, and the condition operators the documents
+# use (StringEquals, StringLike, ArnEquals, ArnLike, Bool), evaluated against
+# the request context given; a key missing from the context fails its
+# condition, as in IAM. It refuses (raises on) what it does not implement
+# rather than skip it: other operators, ...IfExists, ForAnyValue/ForAllValues,
+# policy variables (${...}), a resource policy's Principal other than "*".
+# It ignores, and so cannot catch: SCPs, permissions boundaries, session
+# policies, the KMS key policy (the state key keeps the default key policy,
+# which delegates to IAM) and S3 ACLs (BucketOwnerEnforced disables them).
+
+_SUPPORTED_OPERATORS = {"StringEquals", "StringLike", "ArnEquals", "ArnLike", "Bool"}
+
+
+@dataclass(frozen=True)
+class Request:
+    """One authorisation request: an IAM action on a resource ARN, with context keys."""
+
+    action: str
+    resource: str
+    context: tuple[tuple[str, str], ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.action} on {self.resource}"
+
+
+def _wildcard(pattern: str, value: str, *, ignore_case: bool) -> bool:
+    if "${" in pattern:
+        raise NotImplementedError(f"policy variables are not evaluated: {pattern}")
+    regex = "^" + re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".") + "$"
+    return re.match(regex, value, flags=re.IGNORECASE if ignore_case else 0) is not None
+
+
+def _condition_matches(condition: dict[str, Any], context: dict[str, str]) -> bool:
+    for operator, clauses in condition.items():
+        if operator not in _SUPPORTED_OPERATORS:
+            raise NotImplementedError(f"condition operator {operator} is not evaluated")
+        for key, expected in clauses.items():
+            if key not in context:
+                return False
+            actual = context[key]
+            values = [str(v) for v in _as_list(expected)]
+            if operator in {"StringEquals", "ArnEquals"}:
+                hit = actual in values
+            elif operator == "Bool":
+                hit = actual.lower() in {v.lower() for v in values}
+            else:
+                hit = any(_wildcard(v, actual, ignore_case=False) for v in values)
+            if not hit:
+                return False
+    return True
+
+
+def _statement_applies(stmt: dict[str, Any], request: Request) -> bool:
+    def any_action(patterns: Any) -> bool:
+        return any(_wildcard(p, request.action, ignore_case=True) for p in _as_list(patterns))
+
+    def any_resource(patterns: Any) -> bool:
+        return any(_wildcard(p, request.resource, ignore_case=False) for p in _as_list(patterns))
+
+    # NotAction / NotResource: the statement applies to everything they do not name.
+    if not (any_action(stmt["Action"]) if "Action" in stmt else not any_action(stmt["NotAction"])):
+        return False
+    if not (
+        any_resource(stmt["Resource"])
+        if "Resource" in stmt
+        else not any_resource(stmt["NotResource"])
+    ):
+        return False
+    if "Principal" in stmt and stmt["Principal"] != "*":
+        raise NotImplementedError(f"principal {stmt['Principal']!r} is not evaluated")
+    return _condition_matches(stmt.get("Condition", {}), dict(request.context))
+
+
+def evaluate(request: Request, *documents: dict[str, Any]) -> str:
+    """``"Allow"``, ``"ExplicitDeny"`` or ``"ImplicitDeny"`` for one request.
+
+    The documents are the identity policy and, for same-account requests, any
+    resource policy (the state bucket's): an explicit deny in any of them wins,
+    otherwise an allow in any of them allows.
+    """
+    allowed = False
+    for document in documents:
+        for stmt in _all_statements(document):
+            if _statement_applies(stmt, request):
+                if stmt["Effect"] == "Deny":
+                    return "ExplicitDeny"
+                allowed = True
+    return "Allow" if allowed else "ImplicitDeny"
+
+
+def test_the_evaluator_matches_iam_on_known_cases() -> None:
+    """Wildcards, deny over allow, conditions and the implicit deny behave like IAM."""
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:Get*", "Resource": "arn:aws:s3:::b/*"},
+            {"Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/secret/*"},
+            {
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"iam:PassedToService": ["ecs-tasks.amazonaws.com"]}},
+            },
+        ],
+    }
+    assert evaluate(Request("S3:getobject", "arn:aws:s3:::b/x"), document) == "Allow"
+    assert evaluate(Request("s3:GetObject", "arn:aws:s3:::b/secret/x"), document) == "ExplicitDeny"
+    assert evaluate(Request("s3:PutObject", "arn:aws:s3:::b/x"), document) == "ImplicitDeny"
+    assert evaluate(Request("s3:GetObject", "arn:aws:s3:::B/x"), document) == "ImplicitDeny"
+    passed = (("iam:PassedToService", "ecs-tasks.amazonaws.com"),)
+    assert evaluate(Request("iam:PassRole", "arn:aws:iam::1:role/r", passed), document) == "Allow"
+    assert evaluate(Request("iam:PassRole", "arn:aws:iam::1:role/r"), document) == "ImplicitDeny"
+    with pytest.raises(NotImplementedError):
+        evaluate(
+            Request("s3:GetObject", "arn:aws:s3:::b/x"),
+            {
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "*",
+                        "Resource": "*",
+                        "Condition": {"StringNotEquals": {"k": "v"}},
+                    }
+                ]
+            },
+        )
+    # NotAction / NotResource apply to everything they do not name.
+    negated = {
+        "Statement": [
+            {"Effect": "Deny", "NotAction": "s3:GetObject", "NotResource": "arn:aws:s3:::b/*"},
+            {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        ]
+    }
+    assert evaluate(Request("s3:PutObject", "arn:aws:s3:::c/x"), negated) == "ExplicitDeny"
+    assert evaluate(Request("s3:PutObject", "arn:aws:s3:::b/x"), negated) == "Allow"
+    assert evaluate(Request("s3:GetObject", "arn:aws:s3:::c/x"), negated) == "Allow"
+
+
+# --- what the DIY (S3) backend does, as IAM requests ---------------------------
+#
+# Modelled on pulumi/pulumi pkg/backend/diy (backend.go, lock.go, state.go,
+# store.go, meta.go) and gocloud.dev's s3blob driver, which it writes through:
+#   ReadAll -> GetObject; Exists/Attributes -> HeadObject (s3:GetObject);
+#   List -> ListObjectsV2 (s3:ListBucket); WriteAll -> PutObject or a multipart
+#   upload (both s3:PutObject); Copy -> CopyObject (GetObject on the source,
+#   PutObject on the destination); Delete -> HeadObject, then DeleteObject.
+# SSE-KMS (the bucket default, with the state key): a read needs kms:Decrypt,
+# a write kms:GenerateDataKey (plus kms:Decrypt for a multipart upload).
+
+PROJECT = "fastapi-on-aws"
+LOCK_ID = "0f8fad5b-d9cb-469f-a165-70867728950e"
+NANOS = "1767225600000000000"
+STATE_BUCKET_ARN = "arn:aws:s3:::fastapi-on-aws-pulumi-state-abc123"
+STATE_KEY_ARN = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+TLS = (("aws:SecureTransport", "true"),)
+
+
+def diy_keys(stack: str) -> dict[str, str]:
+    """The object keys the DIY backend uses for one stack (project-scoped layout, v1)."""
+    root = documents.DIY_BOOKKEEPING_DIR
+    return {
+        "meta": f"{root}/meta.yaml",
+        "state": f"{root}/stacks/{PROJECT}/{stack}.json",
+        "state_backup": f"{root}/stacks/{PROJECT}/{stack}.json.bak",
+        # lock.go: stackLockDir(FullyQualifiedName) = locks/organization/<project>/<stack>
+        "lock_dir": f"{root}/locks/organization/{PROJECT}/{stack}/",
+        "lock": f"{root}/locks/organization/{PROJECT}/{stack}/{LOCK_ID}.json",
+        "history": f"{root}/history/{PROJECT}/{stack}/{stack}-{NANOS}.history.json",
+        "history_checkpoint": f"{root}/history/{PROJECT}/{stack}/{stack}-{NANOS}.checkpoint.json",
+        "backup": f"{root}/backups/{PROJECT}/{stack}/{stack}.{NANOS}.json",
+    }
+
+
+def _object(key: str) -> str:
+    return f"{STATE_BUCKET_ARN}/{key}"
+
+
+def _list(prefix: str) -> list[Request]:
+    return [Request("s3:ListBucket", STATE_BUCKET_ARN, (*TLS, ("s3:prefix", prefix)))]
+
+
+def _head(key: str) -> list[Request]:
+    return [Request("s3:GetObject", _object(key), TLS)]
+
+
+def _read(key: str) -> list[Request]:
+    return [Request("s3:GetObject", _object(key), TLS), Request("kms:Decrypt", STATE_KEY_ARN)]
+
+
+def _write(key: str) -> list[Request]:
+    return [
+        Request("s3:PutObject", _object(key), TLS),
+        Request("kms:GenerateDataKey", STATE_KEY_ARN),
+        Request("kms:Decrypt", STATE_KEY_ARN),
+    ]
+
+
+def _copy(destination: str, source: str) -> list[Request]:
+    return [*_read(source), *_write(destination)]
+
+
+def _delete(key: str) -> list[Request]:
+    return [*_head(key), Request("s3:DeleteObject", _object(key), TLS)]
+
+
+def preview_requests(stack: str) -> dict[str, list[Request]]:
+    """What pulumi/actions' ``preview`` does to the backend, step by step.
+
+    diyBackend.Preview runs apply with DryRun: no Lock, no snapshot persister,
+    no history or backup (those are guarded by ``!opts.DryRun``).
+    """
+    k = diy_keys(stack)
+    return {
+        "login: read .pulumi/meta.yaml": _read(k["meta"]),
+        "select the stack: find and check its file": [
+            *_list(k["state"]),
+            *_head(k["state"]),
+        ],
+        "load the checkpoint": [*_list(k["state"]), *_read(k["state"])],
+        "awskms secrets provider: decrypt the stack's data key": [
+            Request("kms:Decrypt", STATE_KEY_ARN)
+        ],
+        "pulumi/actions reads the stack outputs afterwards": _read(k["state"]),
+    }
+
+
+def up_requests(stack: str) -> dict[str, list[Request]]:
+    """What ``pulumi up`` does to the backend: the preview's reads, then lock, save, unlock."""
+    k = diy_keys(stack)
+    return {
+        **preview_requests(stack),
+        "lock: look for other locks, write ours, look again": [
+            *_list(k["lock_dir"]),
+            *_write(k["lock"]),
+            *_list(k["lock_dir"]),
+        ],
+        "lock: read a competing lock to report it (only when one exists)": _read(
+            k["lock_dir"] + "other.json"
+        ),
+        "save a checkpoint: keep the old one as .bak, write the new one": [
+            *_list(k["state"]),
+            *_head(k["state"]),
+            *_copy(k["state_backup"], k["state"]),
+            *_write(k["state"]),
+        ],
+        "history: the update record and a copy of the checkpoint": [
+            *_write(k["history"]),
+            *_copy(k["history_checkpoint"], k["state"]),
+        ],
+        "backup: a timestamped copy of the checkpoint": [
+            *_read(k["state"]),
+            *_write(k["backup"]),
+        ],
+        "unlock: delete our lock": _delete(k["lock"]),
+    }
+
+
+def _role_documents(
+    mocks: RecordingMocks,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(deploy role policy, preview role policy, state bucket policy) as sent to AWS."""
+    deploy(mocks, BootstrapConfig(github_repository=REPO))
+    policies = _by_type(mocks, "aws:iam/rolePolicy:RolePolicy")
+    deploy_doc = json.loads(policies["github-ci-deploy-dev-permissions"]["policy"])
+    preview_doc = json.loads(policies["github-ci-preview-permissions"]["policy"])
+    (bucket_policy,) = _by_type(mocks, "aws:s3/bucketPolicy:BucketPolicy").values()
+    assert STATE_BUCKET_ARN in json.dumps(deploy_doc), "the mocks' bucket ARN changed"
+    assert STATE_KEY_ARN in json.dumps(deploy_doc), "the mocks' key ARN changed"
+    return deploy_doc, preview_doc, json.loads(bucket_policy["policy"])
+
+
+def _denied(requests: dict[str, list[Request]], *docs: dict[str, Any]) -> list[str]:
+    return [
+        f"{step}: {request} -> {verdict}"
+        for step, batch in requests.items()
+        for request in batch
+        if (verdict := evaluate(request, *docs)) != "Allow"
+    ]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_state_backend_operations_are_allowed_to_the_roles_that_perform_them(
+    mocks: RecordingMocks, stack: str
+) -> None:
+    """Every S3 and KMS request a preview and an up make is allowed, with the bucket
+    policy (TLS only) in force: the preview role previews, the deploy role does both."""
+    deploy_doc, preview_doc, bucket_doc = _role_documents(mocks)
+    assert not _denied(preview_requests(stack), preview_doc, bucket_doc)
+    assert not _denied(preview_requests(stack), deploy_doc, bucket_doc)
+    denied = _denied(up_requests(stack), deploy_doc, bucket_doc)
+    assert not denied, "the deploy role cannot run pulumi up:\n" + "\n".join(denied)
+    # The same requests without TLS are refused by the bucket policy.
+    insecure = Request(
+        "s3:GetObject", _object(diy_keys(stack)["state"]), (("aws:SecureTransport", "false"),)
+    )
+    assert evaluate(insecure, deploy_doc, bucket_doc) == "ExplicitDeny"
+
+
+def test_preview_role_writes_nothing_in_the_state_bucket(mocks: RecordingMocks) -> None:
+    """No write of the up (lock, checkpoint, history, backup) is allowed to the
+    preview role: a preview never needs one, and PR code must not be able to
+    drop the lock of a running deploy, plant one, or rewrite the state."""
+    _, preview_doc, bucket_doc = _role_documents(mocks)
+    writes = {
+        step: [r for r in batch if r.action in {"s3:PutObject", "s3:DeleteObject"}]
+        for step, batch in up_requests("prod").items()
+    }
+    assert sum(map(len, writes.values())) >= 7
+    for step, batch in writes.items():
+        for request in batch:
+            assert evaluate(request, preview_doc, bucket_doc) != "Allow", f"{step}: {request}"
+    assert evaluate(Request("kms:GenerateDataKey", STATE_KEY_ARN), preview_doc) != "Allow"
+
+
+def test_every_state_write_a_role_may_make_can_also_be_encrypted(mocks: RecordingMocks) -> None:
+    """The bucket's default encryption is SSE-KMS with the state key: a PutObject
+    granted without kms:GenerateDataKey on that key fails with AccessDenied anyway.
+    No role may hold such a half grant (a preview role allowed to write its lock
+    but not to encrypt it could never take the lock)."""
+    deploy_doc, preview_doc, bucket_doc = _role_documents(mocks)
+    probes = [diy_keys("dev")[name] for name in ("lock", "state", "history", "backup", "meta")]
+    for name, doc in (("deploy", deploy_doc), ("preview", preview_doc)):
+        can_write = [
+            key
+            for key in probes
+            if evaluate(Request("s3:PutObject", _object(key), TLS), doc, bucket_doc) == "Allow"
+        ]
+        if can_write:
+            assert evaluate(Request("kms:GenerateDataKey", STATE_KEY_ARN), doc) == "Allow", (
+                f"the {name} role may write {can_write} but not encrypt them"
+            )
+
+
+# --- service-linked roles --------------------------------------------------------
+
+# Provider module -> the services whose service-linked role creating its
+# resources makes AWS create on first use in an account (the caller needs
+# iam:CreateServiceLinkedRole), with that role's name. A module of the stack
+# missing here fails the test below until someone checks its services.
+_MODULE_SERVICE_LINKED_ROLES: dict[str, dict[str, str]] = {
+    "aws:ecs": {"ecs.amazonaws.com": "AWSServiceRoleForECS"},
+    # The ECS service's scalable target (service namespace "ecs").
+    "aws:appautoscaling": {
+        "ecs.application-autoscaling.amazonaws.com": (
+            "AWSServiceRoleForApplicationAutoScaling_ECSService"
+        )
+    },
+    "aws:lb": {"elasticloadbalancing.amazonaws.com": "AWSServiceRoleForElasticLoadBalancing"},
+    # DB instances and the RDS Proxy.
+    "aws:rds": {"rds.amazonaws.com": "AWSServiceRoleForRDS"},
+    "aws:elasticache": {"elasticache.amazonaws.com": "AWSServiceRoleForElastiCache"},
+    # The HTTP API and its custom domain (Lambda shape).
+    "aws:apigatewayv2": {"ops.apigateway.amazonaws.com": "AWSServiceRoleForAPIGateway"},
+    # No service-linked role: public DNS-validated certificates (ACM's role is
+    # only for cross-account Private CA), VPC pieces and flow logs (a passed
+    # role), Lambda (its execution role makes the VPC ENIs), and the rest.
+    "aws:acm": {},
+    "aws:cloudwatch": {},
+    "aws:ec2": {},
+    "aws:ecr": {},
+    "aws:iam": {},
+    "aws:kms": {},
+    "aws:lambda": {},
+    "aws:route53": {},
+    "aws:secretsmanager": {},
+    "aws:sns": {},
+    "aws:ssm": {},
+    "aws:vpc": {},
+    "docker:index": {},
+    "random:index": {},
+}
+# IAM's cap on the aggregate size of a role's inline policies (whitespace not counted).
+INLINE_POLICY_LIMIT = 10_240
+
+
+def _service_linked_role_request(service: str, role_name: str) -> Request:
+    return Request(
+        "iam:CreateServiceLinkedRole",
+        f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/{service}/{role_name}",
+        (("iam:AWSServiceName", service),),
+    )
+
+
+def test_b11_deploy_role_may_create_every_service_linked_role_the_stack_triggers() -> None:
+    """Each service-linked role a stack variant's resources can trigger (API Gateway's
+    included) is allowed through the iam:AWSServiceName condition, and no other."""
+    document = deploy_role_policy(
+        account_id=ACCOUNT, state_bucket_arn=STATE_BUCKET_ARN, state_key_arn=STATE_KEY_ARN
+    )
+    modules = {t.split("/")[0] for t in _stack_resource_types()}
+    unknown = sorted(modules - set(_MODULE_SERVICE_LINKED_ROLES))
+    assert not unknown, f"add these modules to _MODULE_SERVICE_LINKED_ROLES: {unknown}"
+    needed = {
+        service: role
+        for module in modules
+        for service, role in _MODULE_SERVICE_LINKED_ROLES[module].items()
+    }
+    # The variants reach both shapes, so every entry of the table is exercised.
+    assert "ops.apigateway.amazonaws.com" in needed
+    assert "ecs.amazonaws.com" in needed
+    denied = sorted(
+        f"{service} ({role}): {verdict}"
+        for service, role in needed.items()
+        if (verdict := evaluate(_service_linked_role_request(service, role), document)) != "Allow"
+    )
+    assert not denied, "iam:CreateServiceLinkedRole is refused for:\n" + "\n".join(denied)
+    # The condition is live: a service the stack never uses is not allowed.
+    other = _service_linked_role_request(
+        "autoscaling.amazonaws.com", "AWSServiceRoleForAutoScaling"
+    )
+    assert evaluate(other, document) == "ImplicitDeny"
+    assert set(documents.SERVICE_LINKED_ROLE_SERVICES) == set(needed), (
+        "SERVICE_LINKED_ROLE_SERVICES grants a role no resource of the stack triggers"
+    )
+
+
+def test_deploy_role_policy_fits_iams_inline_limit_with_the_longest_names() -> None:
+    """With the longest bucket name bucket_prefix can produce (prefix + 26 characters)
+    the deploy role's one inline policy still fits IAM's 10,240-character limit."""
+    longest_bucket = "arn:aws:s3:::fastapi-on-aws-pulumi-state-" + "0" * 26
+    text = to_json(
+        deploy_role_policy(
+            account_id=ACCOUNT, state_bucket_arn=longest_bucket, state_key_arn=STATE_KEY_ARN
+        )
+    )
+    assert len(re.sub(r"\s", "", text)) < INLINE_POLICY_LIMIT, len(text)

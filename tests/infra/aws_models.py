@@ -192,3 +192,10 @@ def assert_valid_policy(document: Any, *, trust: bool = False) -> None:
     errors = policy_document_errors(document, trust=trust)
     kind = "trust policy" if trust else "policy"
     assert not errors, f"invalid IAM {kind}:\n" + "\n".join(errors)
+
+
+def input_members(service: str, operation: str) -> set[str]:
+    """The request members an AWS operation accepts (from botocore's model)."""
+    shape = operation_model(service, operation).input_shape
+    assert shape is not None, f"{service}.{operation} takes no input"
+    return set(shape.members)

@@ -105,19 +105,78 @@ def summary(result: StackResult) -> dict[str, Any]:
     }
 
 
+def record_dump(result: StackResult) -> dict[str, Any]:
+    """Every resource of a run (URN, type, name, parent, inputs, outputs) and the exports."""
+    return {
+        "resources": [
+            {
+                "urn": record.urn,
+                "type": record.type,
+                "name": record.name,
+                "parent": record.parent,
+                "custom": record.custom,
+                "inputs": record.inputs,
+                "outputs": record.outputs,
+                "delete_before_replace": record.delete_before_replace,
+            }
+            for record in result.resources
+        ],
+        "outputs": result.outputs,
+    }
+
+
+def prior_state(dump: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The ``prior`` argument of ``run_program`` from one variant of a ``record_dump``."""
+    return {(item["type"], item["name"]): item["outputs"] for item in dump["resources"]}
+
+
+def _config_override(text: str) -> tuple[str, object]:
+    key, separator, value = text.partition("=")
+    if not separator:
+        raise SystemExit(f"--set expects key=value, got {text!r}")
+    return key, value
+
+
 def _main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("stack")
+    parser.add_argument("stack", nargs="?", help="one stack, printed as a summary")
     parser.add_argument("--compute", default=None)
     parser.add_argument("--cwd", default=str(REPO_ROOT))
+    parser.add_argument(
+        "--run",
+        action="append",
+        default=[],
+        metavar="STACK:COMPUTE",
+        help="a variant to run and dump (repeatable); needs --dump",
+    )
+    parser.add_argument("--dump", help="write every resource of each --run variant here (JSON)")
+    parser.add_argument("--prior", help="a --dump of the previous deploy in a sequence")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     options = parser.parse_args()
     # Like the language host: nothing guarantees the repository root is importable.
     root_entries = {str(REPO_ROOT), "", "."}
     sys.path[:] = [entry for entry in sys.path if entry not in root_entries]
     if any(Path(entry).resolve() == REPO_ROOT for entry in sys.path if entry):
         raise SystemExit("repository root is still on sys.path")
-    result = build_stack_uncached(options.stack, options.compute, cwd=Path(options.cwd))
-    print(json.dumps(summary(result), sort_keys=True, default=str))
+    overrides = dict(_config_override(item) for item in options.set)
+    if options.stack:
+        result = build_stack_uncached(
+            options.stack, options.compute, cwd=Path(options.cwd), **overrides
+        )
+        print(json.dumps(summary(result), sort_keys=True, default=str))
+        return
+    if not options.run or not options.dump:
+        raise SystemExit("give a stack, or --run STACK:COMPUTE ... with --dump FILE")
+    priors = json.loads(Path(options.prior).read_text()) if options.prior else {}
+    dumps: dict[str, Any] = {}
+    for variant in options.run:
+        stack, _, compute = variant.partition(":")
+        prior = prior_state(priors[variant]) if variant in priors else None
+        result = build_stack_uncached(
+            stack, compute or None, cwd=Path(options.cwd), prior=prior, **overrides
+        )
+        dumps[variant] = record_dump(result)
+    Path(options.dump).write_text(json.dumps(dumps, sort_keys=True, default=str))
 
 
 if __name__ == "__main__":

@@ -215,6 +215,16 @@ REJECTIONS: list[tuple[str, dict[str, Any], str, str]] = [
     ("dev", {"alarmDbConnections": 0}, "alarmDbConnections", "1 to 100000"),
     ("dev", {"alarmCacheMemoryPercent": 9}, "alarmCacheMemoryPercent", "10 to 100"),
     ("dev", {"alarmCacheEvictions": -1}, "alarmCacheEvictions", "0 to"),
+    # Secret rotation (docs/runbook.md, "Lifecycle").
+    ("dev", {"databasePasswordRevision": 0}, "databasePasswordRevision", "1 to 1000000"),
+    ("dev", {"cacheAuthTokenRevision": -2}, "cacheAuthTokenRevision", "1 to 1000000"),
+    ("dev", {"apiTokenRevision": "two"}, "apiTokenRevision", "integer"),
+    (
+        "prod",
+        {"cacheAuthTokenUpdateStrategy": "DELETE"},
+        "cacheAuthTokenUpdateStrategy",
+        "ROTATE, SET",
+    ),
 ]
 
 
@@ -235,6 +245,15 @@ def test_stack_config_rejects_bad_values(
     value = overrides.get(key)
     if value is not None and not isinstance(value, list):
         assert str(value) in message
+
+
+def test_rotation_keys_default_to_the_first_revision_and_rotate() -> None:
+    """Revision 1 and ROTATE are what stacks created before these keys had."""
+    cfg = load("prod")
+    assert (cfg.database_password_revision, cfg.cache_auth_token_revision) == (1, 1)
+    assert cfg.api_token_revision == 1
+    assert cfg.cache_auth_token_update_strategy == "ROTATE"
+    assert load("dev", cacheAuthTokenUpdateStrategy="set").cache_auth_token_update_strategy == "SET"
 
 
 def test_prod_with_http_allowed_needs_no_certificate() -> None:

@@ -35,6 +35,8 @@ LEFT_AT_DEFAULT = {
     "MIGRATE_ON_START": "true by default: `serve` must migrate before it listens",
     "MAX_BODY_BYTES": "an application limit (1 MiB default), the same in every environment",
     "MIGRATION_LOCK_TIMEOUT_SECONDS": "the 300 s default outlasts any migration of this schema",
+    "MIGRATION_CONNECT_TIMEOUT_SECONDS": "the service is created after RDS is AVAILABLE; a task "
+    "that cannot connect fails its start and ECS retries it",
     # The Lambda shape's mechanism; Fargate injects values via secrets[].valueFrom.
     "API_TOKEN_SSM_PARAMETER": "Lambda only",
     "DATABASE_PASSWORD_SSM_PARAMETER": "Lambda only",
@@ -65,6 +67,7 @@ def container_environment(production: bool) -> dict[str, str]:
         log_level="INFO",
         cors_origins=["https://app.example"],
         cache_ttl_seconds=120,
+        config_revision="api-token-v1.database-password-v1.redis-password-v1",
     )
 
 

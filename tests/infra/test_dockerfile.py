@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 import shlex
 import tomllib
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -259,3 +261,38 @@ def test_every_copied_file_feeds_the_image_tag() -> None:
                     if fnmatch.fnmatch(source, pattern.lstrip("!").rstrip("/")):
                         included = negated
                 assert included, f"{source} is excluded by .dockerignore"
+
+
+def _volumes(target: str) -> set[str]:
+    """Paths declared with VOLUME along a target's chain (JSON or plain form)."""
+    paths: set[str] = set()
+    for argument in effective(target, "VOLUME"):
+        words = json.loads(argument) if argument.startswith("[") else argument.split()
+        paths.update(str(word).rstrip("/") or "/" for word in words)
+    return paths
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_service_declares_a_volume_at_every_task_storage_mount(
+    build_stack: Any, stack: str
+) -> None:
+    """Each task-storage mountPoint is a VOLUME of the service target, left 1777.
+
+    Fargate (platform 1.4) mounts task storage root:root 0755 unless the image
+    declares a VOLUME at exactly that path, in which case the volume starts as
+    a copy of the image's directory. With a read-only root the app user 10001
+    could not write its /tmp otherwise (tests/image/ proves it on the image).
+    """
+    task = build_stack(stack, compute="fargate").one("aws:ecs/taskDefinition:TaskDefinition")
+    (container,) = json.loads(task.inputs["containerDefinitions"])
+    task_storage = {v["name"] for v in task.inputs.get("volumes") or [] if set(v) == {"name"}}
+    mounts = [m for m in container.get("mountPoints", []) if m["sourceVolume"] in task_storage]
+    assert mounts, "the task mounts no task storage: nothing to check"
+    runs = " ".join(effective("service", "RUN"))
+    for mount in mounts:
+        path = mount["containerPath"].rstrip("/")
+        assert path in _volumes("service"), f"no VOLUME {path} in the service target"
+        if not mount.get("readOnly"):
+            assert re.search(rf"chmod\s+1777\s+{re.escape(path)}(\s|$)", runs), (
+                f"{path} must be made 1777 in the image: the volume copies its mode"
+            )

@@ -42,6 +42,7 @@ def environment(production: bool = False) -> dict[str, str]:
         log_level="INFO",
         cors_origins=["https://a.example", "https://b.example"],
         cache_ttl_seconds=60,
+        config_revision="api-token-v1.database-password-v1.redis-password-v1",
     )
 
 
@@ -326,4 +327,5 @@ def test_environment_refuses_an_unresolved_endpoint(bad: Any) -> None:
             log_level="INFO",
             cors_origins=[],
             cache_ttl_seconds=60,
+            config_revision="api-token-v1.database-password-v1.redis-password-v1",
         )

@@ -440,12 +440,12 @@ BAD: tuple[Bad, ...] = (
         ("grace",),
     ),
     Bad("load-balancer-name-length", DF, TG, "tg", _set("name", "x" * 33), ("at most 24",)),
-    Bad("lambda-function", DL, FN, "function", _set("packageType", "Zip"), ("package_type",)),
+    Bad("lambda-function", DL, FN, "app-function", _set("packageType", "Zip"), ("package_type",)),
     Bad(
         "lambda-function",
         PL,
         FN,
-        "function",
+        "app-function",
         lambda p: p.update(imageUri=p["imageUri"].split("@")[0] + ":latest"),
         ("digest",),
     ),
@@ -453,16 +453,16 @@ BAD: tuple[Bad, ...] = (
         "lambda-function",
         DL,
         FN,
-        "function",
+        "app-function",
         _set("imageConfig.commands", ["main.handler"]),
         ("lambda_handler.handler",),
     ),
-    Bad("lambda-function", DL, FN, "function", _set("timeout", 30), ("below",)),
+    Bad("lambda-function", DL, FN, "app-function", _set("timeout", 30), ("below",)),
     Bad(
         "lambda-function",
         DL,
         FN,
-        "function",
+        "app-function",
         _set("environment.variables.API_TOKEN", "plaintext-token-value"),
         ("API_TOKEN_SSM_PARAMETER",),
     ),
@@ -470,11 +470,27 @@ BAD: tuple[Bad, ...] = (
         "lambda-function",
         DL,
         FN,
-        "function",
+        "app-function",
         _set("environment.variables.REDIS_URL", "redis://h:6379/0"),
         ("rediss://",),
     ),
-    Bad("lambda-function", DL, FN, "function", _set("architectures", _DELETE), ("architectures",)),
+    Bad(
+        "lambda-function",
+        DL,
+        FN,
+        "app-function",
+        _set("architectures", _DELETE),
+        ("architectures",),
+    ),
+    Bad("lambda-function", PL, FN, "migrate-function", _set("timeout", 901), ("at most 900",)),
+    Bad(
+        "lambda-function",
+        DL,
+        FN,
+        "migrate-function",
+        _set("reservedConcurrentExecutions", -1),
+        ("reserved_concurrent_executions=1",),
+    ),
     Bad(
         "http-api",
         DL,
@@ -857,7 +873,9 @@ BAD: tuple[Bad, ...] = (
         lambda p: p["tags"].pop("compute"),
         ("compute", "register_stack_tags"),
     ),
-    Bad("required-tags", PL, FN, "function", _set("tags", _DELETE), ("project, stack, compute",)),
+    Bad(
+        "required-tags", PL, FN, "app-function", _set("tags", _DELETE), ("project, stack, compute",)
+    ),
     Bad(
         "explicit-names-delete-before-replace",
         DF,
@@ -956,7 +974,7 @@ BAD: tuple[Bad, ...] = (
         "single-cpu-architecture",
         DL,
         FN,
-        "function",
+        "app-function",
         _props(_set("architectures", ["arm64"])),
         ("cpuArchitecture",),
     ),
@@ -1013,7 +1031,7 @@ BAD: tuple[Bad, ...] = (
         "no-plaintext-secrets",
         DL,
         FN,
-        "function",
+        "app-function",
         lambda r: r.props["environment"]["variables"].update(EXTRA="x" + _ssm_value(r)),
         ("plain text",),
     ),
@@ -1057,6 +1075,14 @@ BAD: tuple[Bad, ...] = (
         reports="app-function-role",
     ),
     Bad(
+        "api-invokes-serving-function",
+        PL,
+        policies.T_LAMBDA_PERMISSION,
+        "invoke",
+        lambda r: _point_at_migrate_function(r),
+        ("outlasts the API's 30 s",),
+    ),
+    Bad(
         "api-permission-scoped",
         PL,
         policies.T_LAMBDA_PERMISSION,
@@ -1084,7 +1110,7 @@ BAD: tuple[Bad, ...] = (
         "private-egress-path",
         DL,
         FN,
-        "function",
+        "app-function",
         lambda r: _swap_subnets(r, "vpcConfig"),
         ("NAT gateway",),
     ),
@@ -1109,6 +1135,18 @@ def _swap_subnets(resource: PolicyResource, key: str) -> None:
 
 
 _CURRENT_RESOURCES: list[PolicyResource] = []
+
+
+def _point_at_migrate_function(resource: PolicyResource) -> None:
+    """Let the API's permission name the migrate function instead of the serving one."""
+    migrate = [
+        r
+        for r in _CURRENT_RESOURCES
+        if r.resource_type == FN and r.name.endswith(policies.MIGRATE_FUNCTION_SUFFIX)
+    ]
+    assert migrate, "the Lambda shape has a migrate function"
+    deps = resource.property_dependencies["function"]
+    deps[:] = [d for d in deps if d.resource_type != FN] + migrate
 
 
 def _spec(name: str) -> ResourceValidationPolicy | StackValidationPolicy:

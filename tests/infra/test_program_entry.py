@@ -31,16 +31,25 @@ def _run_elsewhere(stack: str, cwd: Path, compute: str | None = None) -> dict[st
 
 @pytest.mark.parametrize(("stack", "compute"), [("dev", None), ("prod", "lambda")])
 def test_program_builds_from_root_and_from_inside_infra(stack: str, compute: str | None) -> None:
-    """Same resources, outputs and build context from the repo root and from infra/."""
+    """Same resources, outputs and build context from the repo root and from infra/.
+
+    The build paths are relative to the working directory (defect 1), so they
+    differ as strings and resolve to the same staged context.
+    """
     from_root = _run_elsewhere(stack, REPO_ROOT, compute)
     from_infra = _run_elsewhere(stack, REPO_ROOT / "infra", compute)
+    root_build, infra_build = from_root.pop("image_build"), from_infra.pop("image_build")
+    for key in ("context", "dockerfile"):
+        assert (REPO_ROOT / root_build[key]).resolve() == (
+            REPO_ROOT / "infra" / infra_build[key]
+        ).resolve()
+    assert infra_build["context"] == "../build/image-context"
     assert from_root == from_infra
     # A fresh in-process build, not the session cache, so all three see the same tree.
     fresh = harness.build_stack_uncached(stack, compute)
     in_process = json.loads(json.dumps(harness.summary(fresh), sort_keys=True, default=str))
-    assert from_infra == in_process
-    assert Path(from_infra["image_build"]["context"]) == REPO_ROOT
-    assert Path(from_infra["image_build"]["dockerfile"]) == REPO_ROOT / "Dockerfile"
+    assert in_process.pop("image_build") == root_build
+    assert from_root == in_process
     assert from_infra["resource_count"] > 30
 
 

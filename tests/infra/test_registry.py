@@ -97,15 +97,23 @@ def test_prod_repository_keeps_its_images_on_destroy(build_stack: BuildStack) ->
 def test_image_builds_the_shape_target_from_the_repository_root(
     build_stack: BuildStack, compute: str, target: str
 ) -> None:
-    """One image, the compute shape's Dockerfile target, context and Dockerfile from __file__."""
+    """One image, the shape's Dockerfile target, from the staged context, built on preview.
+
+    Defect 1: context and Dockerfile are relative paths (the harness runs from
+    the repository root here; test_lifecycle.py runs it from infra/ too), never
+    absolute ones that differ per checkout. Defect 9: previews build the image.
+    """
     stack = build_stack("dev", compute)
     image = stack.one(IMAGE)
     assert image.name == "registry-image"  # C1: the same URN for both shapes
     build = image.inputs["build"]
     assert build["target"] == target
     assert build["platform"] == "linux/amd64"
-    assert Path(build["context"]) == REPO_ROOT
-    assert Path(build["dockerfile"]) == REPO_ROOT / "Dockerfile"
+    assert build["context"] == "build/image-context"
+    assert build["dockerfile"] == "build/image-context/Dockerfile"
+    assert not Path(build["context"]).is_absolute()
+    assert (REPO_ROOT / build["dockerfile"]).read_bytes() == (REPO_ROOT / "Dockerfile").read_bytes()
+    assert image.inputs["buildOnPreview"] is True
     repository_url = stack.one(REPOSITORY).outputs["repositoryUrl"]
     assert re.fullmatch(
         rf"{re.escape(repository_url)}:{target}-[0-9a-f]{{12}}-[0-9a-f]{{8}}",

@@ -77,3 +77,38 @@ def test_parameter_names_and_arns_are_exported_not_values(variant: StackResult) 
     assert set(names) == set(PARAMETER_LEAVES)
     for env, leaf in PARAMETER_LEAVES.items():
         assert names[env] == f"/fastapi-on-aws/{variant.stack}/{leaf}"
+
+
+def test_rotation_keepers_leave_revision_one_as_stacks_were_created() -> None:
+    """Adopting config-driven rotation replaces nothing; a bumped revision replaces the value."""
+    from infra.components.secrets import rotation_keepers
+
+    assert rotation_keepers(1) is None
+    assert rotation_keepers(2) == {"revision": "2"}
+    assert rotation_keepers(3) != rotation_keepers(2)
+
+
+def test_config_revision_names_versions_never_values(variant: StackResult) -> None:
+    """Defect 8: CONFIG_REVISION is each parameter's SSM version, under a neutral name.
+
+    It must not look like a secret to the B7 policy, and it carries no value.
+    """
+    from infra import policies
+    from infra.components.secrets import config_revision
+
+    assert not policies._secret_like("CONFIG_REVISION")
+    assert (
+        config_revision({"API_TOKEN": 3, "DATABASE_PASSWORD": 1, "REDIS_PASSWORD": 2})
+        == "api-token-v3.database-password-v1.redis-password-v2"
+    )
+    if variant.find("aws:ecs/taskDefinition:TaskDefinition"):
+        containers = json.loads(
+            variant.one("aws:ecs/taskDefinition:TaskDefinition").inputs["containerDefinitions"]
+        )
+        env = {item["name"]: item["value"] for item in containers[0]["environment"]}
+    else:
+        function = variant.one("aws:lambda/function:Function", "app-function")
+        env = function.inputs["environment"]["variables"]
+    assert env["CONFIG_REVISION"] == "api-token-v1.database-password-v1.redis-password-v1"
+    for value in variant.secret_values:
+        assert value not in env["CONFIG_REVISION"]

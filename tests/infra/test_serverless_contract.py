@@ -42,7 +42,8 @@ LEFT_AT_DEFAULT = {
     "READINESS_TIMEOUT_SECONDS": "as above",
     "MIGRATE_ON_START": "Lambda migrates through the deploy-time invocation, not at start-up",
     "MAX_BODY_BYTES": "an application limit (1 MiB default), the same in every environment",
-    "MIGRATION_LOCK_TIMEOUT_SECONDS": "the function timeout (<= 29 s) ends a waiting migrate first",
+    "MIGRATION_LOCK_TIMEOUT_SECONDS": "the migrate function's 900 s timeout outlasts 300 s",
+    "MIGRATION_CONNECT_TIMEOUT_SECONDS": "only the migrate function waits for the database (600 s)",
     "HOST": "no socket: the runtime interface client calls the handler",
     "PORT": "as above",
     # Resolved from the *_SSM_PARAMETER names at cold start (B7).
@@ -62,6 +63,7 @@ def environment(production: bool) -> dict[str, str]:
         cors_origins=("https://app.example",),
         cache_ttl_seconds=120,
         parameter_names=PARAMETER_NAMES,
+        config_revision="api-token-v1.database-password-v1.redis-password-v1",
     )
 
 

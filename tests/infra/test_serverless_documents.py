@@ -35,6 +35,7 @@ def environment(**overrides: object) -> dict[str, str]:
         "cors_origins": ("https://a.example", "https://b.example"),
         "cache_ttl_seconds": 60,
         "parameter_names": PARAMETER_NAMES,
+        "config_revision": "api-token-v1.database-password-v1.redis-password-v1",
         **overrides,
     }
     return ld.function_environment(**arguments)  # type: ignore[arg-type]
@@ -66,6 +67,8 @@ def test_environment_follows_the_contract() -> None:
     assert env["REDIS_URL"] == "rediss://master.cache.abc.euw1.cache.amazonaws.com:6379/0"
     assert env["CORS_ORIGINS"] == "https://a.example,https://b.example"
     assert (env["LOG_LEVEL"], env["CACHE_TTL_SECONDS"]) == ("INFO", "60")
+    # The secrets' SSM versions, so a rotation publishes a new version (defect 8).
+    assert env["CONFIG_REVISION"] == "api-token-v1.database-password-v1.redis-password-v1"
 
 
 @pytest.mark.parametrize(

@@ -74,7 +74,9 @@ def only(stack: StackResult, type_: str, suffix: str = "") -> ResourceRecord:
 
 def function_env(stack: StackResult) -> dict[str, str]:
     """The function's environment variables."""
-    variables: dict[str, str] = only(stack, FUNCTION).inputs["environment"]["variables"]
+    variables: dict[str, str] = only(stack, FUNCTION, "app-function").inputs["environment"][
+        "variables"
+    ]
     return variables
 
 
@@ -90,7 +92,8 @@ def group_id(stack: StackResult, suffix: str) -> str:
 
 def alias_arn(stack: StackResult) -> str:
     """The live alias's ARN: the function ARN qualified by the alias name."""
-    return f"{only(stack, FUNCTION).outputs['arn']}:{only(stack, ALIAS).inputs['name']}"
+    function_arn = only(stack, FUNCTION, "app-function").outputs["arn"]
+    return f"{function_arn}:{only(stack, ALIAS).inputs['name']}"
 
 
 # --- shape -----------------------------------------------------------------------------
@@ -99,7 +102,7 @@ def alias_arn(stack: StackResult) -> str:
 def test_every_resource_of_the_shape_is_built_inside_the_component(stack: StackResult) -> None:
     """Issue items 2-5: each resource exists the expected number of times, in the component."""
     expected = {
-        FUNCTION: 1,
+        FUNCTION: 2,
         ALIAS: 1,
         INVOCATION: 1,
         PERMISSION: 1,
@@ -135,7 +138,7 @@ def test_outputs_are_the_api_url_function_and_log_group_and_hold_no_secret(
     """Issue outputs / B7: url, function_name, log_group_name; no secret exported."""
     assert stack.outputs["url"] == only(stack, API).outputs["apiEndpoint"]
     assert stack.outputs["url"].startswith("https://")
-    assert stack.outputs["function_name"] == only(stack, FUNCTION).outputs["name"]
+    assert stack.outputs["function_name"] == only(stack, FUNCTION, "app-function").outputs["name"]
     assert (
         stack.outputs["log_group_name"] == only(stack, LOG_GROUP, "function-logs").outputs["name"]
     )
@@ -162,12 +165,12 @@ def test_a10_image_architecture_equals_the_function_architecture(
         (image,) = built.find(IMAGE)
         assert image.inputs["build"]["platform"] == platform
         assert image.inputs["build"]["target"] == "lambda"
-        assert only(built, FUNCTION).inputs["architectures"] == [arch]
+        assert only(built, FUNCTION, "app-function").inputs["architectures"] == [arch]
 
 
 def test_a11_function_runs_the_built_image_pinned_by_digest(stack: StackResult) -> None:
     """A11: package type Image, the pushed image by digest, the handler command."""
-    inputs = only(stack, FUNCTION).inputs
+    inputs = only(stack, FUNCTION, "app-function").inputs
     assert inputs["packageType"] == "Image"
     assert inputs["imageUri"] == stack.outputs["imageRef"]
     assert inputs["imageUri"].startswith(stack.outputs["repositoryUrl"] + "@sha256:")
@@ -178,7 +181,7 @@ def test_a11_function_runs_the_built_image_pinned_by_digest(stack: StackResult) 
 
 def test_a11_sizes_come_from_config_and_the_timeout_fits_the_api(stack: StackResult) -> None:
     """A11: memory, timeout and reserved concurrency from config; timeout < the API's 30 s."""
-    inputs = only(stack, FUNCTION).inputs
+    inputs = only(stack, FUNCTION, "app-function").inputs
     assert inputs["memorySize"] == int(config(stack, "lambdaMemoryMb"))
     assert inputs["timeout"] == int(config(stack, "lambdaTimeoutSeconds"))
     assert inputs["reservedConcurrentExecutions"] == int(config(stack, "lambdaReservedConcurrency"))
@@ -193,7 +196,7 @@ def test_a11_config_and_the_function_follow_each_other(build_stack: BuildStack) 
         "dev", compute="lambda", lambdaMemoryMb=2048, lambdaTimeoutSeconds=29,
         lambdaReservedConcurrency=5,
     )  # fmt: skip
-    inputs = only(built, FUNCTION).inputs
+    inputs = only(built, FUNCTION, "app-function").inputs
     assert (inputs["memorySize"], inputs["timeout"], inputs["reservedConcurrentExecutions"]) == (
         2048,
         29,
@@ -207,9 +210,9 @@ def test_a11_create_function_request_validates_against_the_lambda_model(
     stack: StackResult,
 ) -> None:
     """A11: the function the provider receives is a valid Lambda CreateFunction request."""
-    inputs = only(stack, FUNCTION).inputs
+    inputs = only(stack, FUNCTION, "app-function").inputs
     request = {
-        "FunctionName": only(stack, FUNCTION).outputs["name"],
+        "FunctionName": only(stack, FUNCTION, "app-function").outputs["name"],
         "Role": inputs["role"],
         "Code": {"ImageUri": inputs["imageUri"]},
         "PackageType": inputs["packageType"],
@@ -233,7 +236,7 @@ def test_a11_create_function_request_validates_against_the_lambda_model(
 
 def test_a11_function_runs_in_the_private_subnets_with_vpc_access(stack: StackResult) -> None:
     """A11 / B4: private subnets, its own group, the VPC access policy granted first."""
-    function = only(stack, FUNCTION)
+    function = only(stack, FUNCTION, "app-function")
     vpc = function.inputs["vpcConfig"]
     assert vpc["subnetIds"] == stack.outputs["privateSubnetIds"]
     assert vpc["securityGroupIds"] == [group_id(stack, "function-sg")]
@@ -256,36 +259,65 @@ def test_a11_function_runs_in_the_private_subnets_with_vpc_access(stack: StackRe
 def test_migration_runs_on_the_published_version_before_the_alias_moves(
     stack: StackResult,
 ) -> None:
-    """Issue item 5: publish → invoke migrate on that version → alias → API."""
-    function = only(stack, FUNCTION)
+    """Issue item 5: publish → invoke migrate → alias → API (the migrate function runs it)."""
+    function = only(stack, FUNCTION, "app-function")
+    migrate_function = only(stack, FUNCTION, "app-migrate-function")
     migration = only(stack, INVOCATION)
     alias = only(stack, ALIAS)
     assert function.inputs["publish"] is True
-    assert migration.inputs["functionName"] == function.outputs["name"]
-    assert migration.inputs["qualifier"] == function.outputs["version"]
+    assert migrate_function.inputs["publish"] is True
+    assert migration.inputs["functionName"] == migrate_function.outputs["name"]
+    assert migration.inputs["qualifier"] == migrate_function.outputs["version"]
     assert json.loads(migration.inputs["input"]) == {"action": "migrate"}
     # CRUD would add a `tf` key the handler refuses (test_serverless_contract.py).
     assert migration.inputs["lifecycleScope"] == "CREATE_ONLY"
-    # A new image (digest) or version re-runs the migrations.
+    # A new image (digest) or serving version re-runs the migrations.
     assert migration.inputs["triggers"] == {
         "image": stack.outputs["imageRef"],
         "function_version": function.outputs["version"],
     }
-    assert function.urn in migration.depends_on
+    assert migrate_function.urn in migration.depends_on
     # The migration needs its SSM grant and its network path to the database.
     assert only(stack, ROLE_POLICY, "function-parameters").urn in migration.depends_on
     assert only(stack, PROXY_TARGET).urn in migration.depends_on
     for rule in (*serverless(stack, INGRESS), *serverless(stack, EGRESS)):
         assert rule.urn in migration.depends_on, rule.name
-    # The alias moves after the migration, to the version the migration ran on.
+    # The alias moves after the migration, to the serving function's new version.
     assert migration.urn in alias.depends_on
     assert alias.inputs["functionName"] == function.outputs["name"]
-    assert alias.inputs["functionVersion"] == migration.inputs["qualifier"]
+    assert alias.inputs["functionVersion"] == function.outputs["version"]
     # The API reaches the function only through that alias.
     assert only(stack, INTEGRATION).inputs["integrationUri"] == alias_arn(stack)
     assert alias.urn in only(stack, INTEGRATION).depends_on
     assert only(stack, PERMISSION).inputs["qualifier"] == alias.inputs["name"]
     assert alias.urn in only(stack, PERMISSION).depends_on
+
+
+def test_first_deploy_migration_waits_for_the_proxy_target(stack: StackResult) -> None:
+    """Defect 4: the migrate function outlasts a proxy target that is minutes from AVAILABLE.
+
+    The serving function is capped under the API's 30 s; the migration runs in a
+    function of its own, from the same image and role, that retries its first
+    connection for MIGRATION_CONNECT_TIMEOUT_SECONDS inside a 900 s timeout,
+    one execution at a time, and that the API can never invoke.
+    """
+    function = only(stack, FUNCTION, "app-function")
+    migrate = only(stack, FUNCTION, "app-migrate-function")
+    assert function.inputs["timeout"] <= ld.MAX_FUNCTION_TIMEOUT_SECONDS
+    assert migrate.inputs["timeout"] == ld.MIGRATE_FUNCTION_TIMEOUT_SECONDS == 900
+    wait = int(migrate.inputs["environment"]["variables"]["MIGRATION_CONNECT_TIMEOUT_SECONDS"])
+    # Minutes of waiting, with room for the migration itself inside the timeout.
+    assert 300 <= wait <= migrate.inputs["timeout"] - 120
+    assert "MIGRATION_CONNECT_TIMEOUT_SECONDS" not in function.inputs["environment"]["variables"]
+    assert migrate.inputs["reservedConcurrentExecutions"] == 1
+    for key in ("imageUri", "imageConfig", "role", "vpcConfig", "architectures", "packageType"):
+        assert migrate.inputs[key] == function.inputs[key], key
+    serving_env = dict(function.inputs["environment"]["variables"])
+    migrate_env = dict(migrate.inputs["environment"]["variables"])
+    migrate_env.pop("MIGRATION_CONNECT_TIMEOUT_SECONDS")
+    assert migrate_env == serving_env
+    permission = only(stack, PERMISSION)
+    assert permission.inputs["function"] == function.outputs["name"]
 
 
 @pytest.fixture
@@ -314,7 +346,10 @@ def test_a_failed_migration_stops_the_deploy_before_the_alias_moves(
     """Issue item 5: a migration that reports an error fails `pulumi up`; no alias update."""
     migration_result.append(json.dumps({"status": "ok", "revision": "0001_items"}))
     good = harness.build_stack_uncached("dev", compute="lambda")
-    assert only(good, ALIAS).inputs["functionVersion"] == only(good, FUNCTION).outputs["version"]
+    assert (
+        only(good, ALIAS).inputs["functionVersion"]
+        == only(good, FUNCTION, "app-function").outputs["version"]
+    )
 
     migration_result.append(json.dumps({"status": "error", "error": "lock timeout"}))
     with pytest.raises(HarnessError, match="MigrationFailedError"):
@@ -365,7 +400,7 @@ def test_a12_invoke_permission_is_scoped_to_this_api_and_the_alias(stack: StackR
     execution_arn = only(stack, API).outputs["executionArn"]
     assert permission["action"] == "lambda:InvokeFunction"
     assert permission["principal"] == "apigateway.amazonaws.com"
-    assert permission["function"] == only(stack, FUNCTION).outputs["name"]
+    assert permission["function"] == only(stack, FUNCTION, "app-function").outputs["name"]
     assert permission["sourceArn"].startswith(execution_arn + "/")
     assert permission["sourceArn"] == f"{execution_arn}/*/*"
     assert permission["qualifier"] == only(stack, ALIAS).inputs["name"] == ld.ALIAS_NAME
@@ -428,7 +463,7 @@ def test_b13_function_and_access_logs_have_retention(stack: StackResult) -> None
     for group in serverless(stack, LOG_GROUP):
         assert group.inputs["retentionInDays"] == days, group.name
     # The function writes to its retained group, not to an auto-created one.
-    logging = only(stack, FUNCTION).inputs["loggingConfig"]
+    logging = only(stack, FUNCTION, "app-function").inputs["loggingConfig"]
     assert logging["logGroup"] == only(stack, LOG_GROUP, "function-logs").outputs["name"]
 
 
@@ -518,7 +553,7 @@ def test_b7_function_gets_parameter_names_never_values(stack: StackResult) -> No
     assert {key: env[f"{key}_SSM_PARAMETER"] for key in names} == names
     assert set(names.values()) <= set(parameters(stack))
     assert not {"API_TOKEN", "DATABASE_PASSWORD", "REDIS_PASSWORD"} & set(env)
-    dumped = json.dumps(only(stack, FUNCTION).inputs, default=str)
+    dumped = json.dumps(only(stack, FUNCTION, "app-function").inputs, default=str)
     assert stack.secret_values
     for secret in stack.secret_values:
         assert secret not in dumped
