@@ -20,7 +20,7 @@ RUNTIME_VENV := .venv-runtime
 STACK ?= dev
 COMPUTE ?= fargate
 
-.PHONY: help run test test-image lint format plan bench
+.PHONY: help run test test-image test-migrations audit lint format plan bench
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -53,6 +53,13 @@ $(LAMBDA_VENV)/.synced: pyproject.toml uv.lock | $(UV)
 test-image: $(VENV)/.synced $(LAMBDA_VENV)/.synced ## build both image targets and run them under the task definition's constraints (tests/image/)
 	bash scripts/image/prepare.sh
 	RUN_IMAGE_TESTS=1 AWSLAMBDARIC_PYTHON=$(abspath $(LAMBDA_VENV))/bin/python $(BIN)/pytest tests/image $(PYTEST_ARGS)
+
+test-migrations: $(VENV)/.synced ## migration lint, then the previous release served on the new schema (PostgreSQL; TEST_DATABASE_URL's server)
+	$(BIN)/python -m scripts.migrations.lint
+	$(BIN)/python -m scripts.migrations.compat
+
+audit: | $(UV) ## pip-audit of the image's locked runtime dependencies (needs the vulnerability databases: GitHub CI)
+	$(PYTHON) -m scripts.audit
 
 lint: $(VENV)/.synced ## ruff lint + format check, mypy strict
 	$(BIN)/ruff check .

@@ -1,0 +1,1 @@
+"""Repository tooling run by make targets (not part of the service image)."""

@@ -1,0 +1,1 @@
+"""Migration tooling: the destructive-operation lint and the previous-release compatibility run."""
