@@ -1,9 +1,10 @@
 """``python -m bench`` (``make bench``): every benchmark, one table of figures and ratios.
 
 1. HTTP (:mod:`bench.http_load`): the service under uvicorn with production
-   settings on PostgreSQL and Redis against a bare FastAPI app, loaded by wrk.
+   settings on PostgreSQL and Redis against a bare FastAPI app and, for the
+   item routes, a minimal asyncpg app doing the same work; loaded by wrk.
 2. Lambda cold start (:mod:`bench.cold_start`): fresh interpreters serving one
-   event, ``lambda_handler`` against a bare FastAPI + Mangum app.
+   event, ``lambda_handler`` against a same-work and a bare FastAPI + Mangum app.
 3. Lambda warm invocations (:mod:`bench.lambda_warm`).
 
 Both sides of every ratio are measured on this machine in this run. Progress
@@ -17,7 +18,7 @@ import argparse
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import FrameType
 
 from bench import cold_start, http_load, lambda_warm
@@ -33,11 +34,14 @@ class Row:
     baseline: float
     target: str = ""
     met: bool | None = None
+    note: str = ""
+    # Counts (connections opened) are read as they are: a ratio to 0 means nothing.
+    has_ratio: bool = True
 
     @property
-    def ratio(self) -> float:
-        """Service over baseline."""
-        return self.service / self.baseline
+    def ratio(self) -> float | None:
+        """Service over baseline, or None for a count."""
+        return self.service / self.baseline if self.has_ratio and self.baseline else None
 
 
 def _number(value: float) -> str:
@@ -46,48 +50,119 @@ def _number(value: float) -> str:
     return f"{value:.2f}"
 
 
+def _ratio_rows(
+    label: str,
+    service: http_load.LoadResult,
+    baseline: http_load.LoadResult,
+    min_throughput_ratio: float | None,
+    max_p99_ratio: float | None,
+) -> list[Row]:
+    """Requests/s, p50 and p99 against one baseline, with the targets given."""
+    throughput_met = p99_met = None
+    if min_throughput_ratio is not None:
+        throughput_met = (
+            service.requests_per_second / baseline.requests_per_second >= min_throughput_ratio
+        )
+    if max_p99_ratio is not None:
+        p99_met = service.p99_ms / baseline.p99_ms <= max_p99_ratio
+    return [
+        Row(
+            label,
+            "req/s",
+            service.requests_per_second,
+            baseline.requests_per_second,
+            f">= {min_throughput_ratio}x" if min_throughput_ratio is not None else "",
+            throughput_met,
+        ),
+        Row(label, "p50 ms", service.p50_ms, baseline.p50_ms),
+        Row(
+            label,
+            "p99 ms",
+            service.p99_ms,
+            baseline.p99_ms,
+            f"<= {max_p99_ratio}x" if max_p99_ratio is not None else "",
+            p99_met,
+        ),
+    ]
+
+
+def same_work_rows(result: http_load.HttpResult) -> list[Row]:
+    """Each item route against the same-work app, then the connections each run opened."""
+    rows = []
+    for c in result.comparisons:
+        same = c.endpoint.same_work
+        if same is None or c.same_work is None:
+            continue
+        figures = _ratio_rows(
+            f"HTTP {same.label}",
+            c.service,
+            c.same_work,
+            same.min_throughput_ratio,
+            same.max_p99_ratio,
+        )
+        throughput, p50, p99 = figures
+        if throughput.met is not None and p99.met is not None:
+            # The issue's target is the pair: the req/s row is "met" only when both hold.
+            throughput = replace(
+                throughput,
+                met=throughput.met and p99.met,
+                note=f"met needs p99 {p99.target} too",
+            )
+        rows += [throughput, p50, p99]
+    for c in result.comparisons:
+        if c.endpoint.same_work is None:
+            continue
+        # Service, same-work app; steady load should open no connection on either.
+        rows.append(
+            Row(
+                f"PG connections opened, {c.endpoint.same_work.label.split(' vs ')[0]}",
+                "per run",
+                c.service_connections,
+                c.same_work_connections,
+                "= 0",
+                c.service_connections == 0,
+                note="most in one run; baseline: same-work",
+                has_ratio=False,
+            )
+        )
+    return rows
+
+
 def http_rows(result: http_load.HttpResult) -> list[Row]:
-    """Requests/s, p50 and p99 of each endpoint, with the issue's targets."""
+    """Requests/s, p50 and p99 of each endpoint against the bare app, with the targets."""
     rows = []
     for c in result.comparisons:
         endpoint = c.endpoint
-        throughput_target = ""
-        throughput_met = None
-        if endpoint.min_throughput_ratio is not None:
-            throughput_target = f">= {endpoint.min_throughput_ratio}x"
-            throughput_met = c.throughput_ratio >= endpoint.min_throughput_ratio
-        p99_target = ""
-        p99_met = None
-        if endpoint.max_p99_ratio is not None:
-            p99_target = f"<= {endpoint.max_p99_ratio}x"
-            p99_met = c.p99_ratio <= endpoint.max_p99_ratio
-        label = f"HTTP {endpoint.label}"
-        rows += [
-            Row(
-                label,
-                "req/s",
-                c.service.requests_per_second,
-                c.baseline.requests_per_second,
-                throughput_target,
-                throughput_met,
-            ),
-            Row(label, "p50 ms", c.service.p50_ms, c.baseline.p50_ms),
-            Row(label, "p99 ms", c.service.p99_ms, c.baseline.p99_ms, p99_target, p99_met),
-        ]
+        rows += _ratio_rows(
+            f"HTTP {endpoint.label}",
+            c.service,
+            c.baseline,
+            endpoint.min_throughput_ratio,
+            endpoint.max_p99_ratio,
+        )
     return rows
 
 
 def cold_rows(result: cold_start.ColdStartResult) -> list[Row]:
-    """Median cold start of the handler against the bare Mangum app."""
+    """Median cold start of the handler against the same-work and the bare Mangum apps."""
     return [
+        Row(
+            "Lambda cold start vs same-work, GET /api/v1/items",
+            "median ms",
+            result.handler.median * 1000,
+            result.same_work.median * 1000,
+            f"<= {cold_start.TARGET_RATIO}x",
+            result.same_work_ratio <= cold_start.TARGET_RATIO,
+            note=f"spread {result.handler.spread} vs {result.same_work.spread}",
+        ),
+        # The bare route answers a constant without any database: informational.
         Row(
             "Lambda cold start, GET /api/v1/items",
             "median ms",
             result.handler.median * 1000,
             result.baseline.median * 1000,
-            f"<= {cold_start.TARGET_RATIO}x",
-            result.ratio <= cold_start.TARGET_RATIO,
-        )
+            note=f"vs bare route; spread {result.baseline.spread}",
+        ),
     ]
 
 
@@ -111,15 +186,21 @@ def warm_rows(comparisons: tuple[lambda_warm.WarmComparison, ...]) -> list[Row]:
 def render(rows: list[Row]) -> str:
     """The table, one figure per line."""
     header = (
-        f"{'figure':<48}{'unit':<11}{'service':>10}{'baseline':>10}{'ratio':>8}"
-        f"  {'target':<9}{'result':<6}"
+        f"{'figure':<52}{'unit':<11}{'service':>10}{'baseline':>10}{'ratio':>8}"
+        f"  {'target':<9}{'result':<7}note"
     )
     lines = [header, "-" * len(header)]
     for row in rows:
         verdict = "" if row.met is None else ("met" if row.met else "MISSED")
+        ratio = "-" if row.ratio is None else f"{row.ratio:.2f}x"
+        service, baseline = (
+            (_number(row.service), _number(row.baseline))
+            if row.has_ratio
+            else (f"{row.service:.0f}", f"{row.baseline:.0f}")
+        )
         lines.append(
-            f"{row.figure:<48}{row.unit:<11}{_number(row.service):>10}"
-            f"{_number(row.baseline):>10}{row.ratio:>7.2f}x  {row.target:<9}{verdict:<6}"
+            f"{row.figure:<52}{row.unit:<11}{service:>10}{baseline:>10}{ratio:>8}"
+            f"  {row.target:<9}{verdict:<7}{row.note}".rstrip()
         )
     return "\n".join(lines)
 
@@ -169,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         "--check", action="store_true", help="exit with status 1 when a target is missed"
     )
     args = parser.parse_args(argv)
+    if args.cold_samples < cold_start.MIN_SAMPLES:
+        parser.error(f"--cold-samples must be at least {cold_start.MIN_SAMPLES}")
     parts = args.only or ["http", "cold", "warm"]
 
     def progress(line: str) -> None:
@@ -182,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             result = http_load.measure_http(
                 duration=args.duration, rounds=args.rounds, progress=progress
             )
-            rows += http_rows(result)
+            rows += http_rows(result) + same_work_rows(result)
             progress(f"[http] done in {result.elapsed_seconds:.0f} s (event loop: {result.loop})")
         if "cold" in parts:
             progress(f"[lambda cold start] {args.cold_samples} interleaved samples of each")

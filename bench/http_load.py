@@ -1,13 +1,18 @@
-"""HTTP throughput and latency of the service against a bare FastAPI app, with wrk.
+"""HTTP throughput and latency of the service against two baselines, with wrk.
 
 The service runs under uvicorn exactly as ``python -m service serve`` runs it
 (one worker, the same uvicorn options, ``ENVIRONMENT=production``, its JSON
 access log on), on a throwaway PostgreSQL database seeded with items and on
-Redis database 14. The baseline is :mod:`bench.bare_http_app` under the same
-uvicorn options. Each endpoint is loaded with ``wrk`` at 32 connections;
-baseline and service runs alternate so machine noise hits both alike, and for
-each side the best of the rounds is kept (the run least disturbed by other
-work on the machine).
+Redis database 14. The baselines run under the same uvicorn options:
+:mod:`bench.bare_http_app` (one route, no database) for every endpoint, and,
+for the item routes, :mod:`bench.same_work_app` (a minimal FastAPI app doing
+the same database work with asyncpg directly, on the same database; it has no
+cache, so its get-by-id is a database read). Each endpoint is loaded with
+``wrk`` at 32 connections; the runs alternate (bare, service, same-work) so
+machine noise hits all alike, and for each side the best of the rounds is kept
+(the run least disturbed by other work on the machine). Around each run on a
+server that uses PostgreSQL, the database's ``pg_stat_database.sessions``
+counter gives the connections that run opened (steady load should open none).
 
 Run ``python -m bench.http_load`` (``--help``), or call :func:`measure_http`.
 """
@@ -41,10 +46,14 @@ DEFAULT_REDIS_URL = f"redis://{LOOPBACK}:6379/14"
 CONNECTIONS = 32
 THREADS = 2
 DEFAULT_DURATION = 5.0
-DEFAULT_WARMUP = 1.0
+# Long enough for the pool to reach its size under 32 connections before a run counts them.
+DEFAULT_WARMUP = 2.0
 DEFAULT_ROUNDS = 3
 SEED_ITEMS = 1000
 START_TIMEOUT_SECONDS = 30.0
+# A backend publishes its counters (pg_stat_database.sessions among them) at most
+# once a second, within a second of going idle: wait that long before reading them.
+STATS_FLUSH_SECONDS = 1.2
 ProgressFn = Callable[[str], None]
 
 
@@ -328,6 +337,15 @@ def serve(app: str, env: dict[str, str], ready_path: str) -> Iterator[Server]:
 
 
 @dataclass(frozen=True)
+class SameWork:
+    """An endpoint's comparison with :mod:`bench.same_work_app` (same path, same script)."""
+
+    label: str
+    min_throughput_ratio: float | None = None
+    max_p99_ratio: float | None = None
+
+
+@dataclass(frozen=True)
 class Endpoint:
     """One figure of the HTTP benchmark."""
 
@@ -336,6 +354,7 @@ class Endpoint:
     script: str | None = None  # "post" or "random-item": the wrk Lua script to load with
     min_throughput_ratio: float | None = None
     max_p99_ratio: float | None = None
+    same_work: SameWork | None = None
 
 
 ENDPOINTS = (
@@ -347,10 +366,26 @@ ENDPOINTS = (
         script="random-item",
         min_throughput_ratio=0.5,
         max_p99_ratio=3.0,
+        # The same-work app has no cache: its get is a PostgreSQL read. Informational,
+        # not like for like, so no target.
+        same_work=SameWork("GET /api/v1/items/{id} vs same-work (uncached)"),
     ),
-    Endpoint("GET /api/v1/items (list, 20)", "/api/v1/items?limit=20"),
+    Endpoint(
+        "GET /api/v1/items (list, 20)",
+        "/api/v1/items?limit=20",
+        same_work=SameWork(
+            "GET /api/v1/items (list) vs same-work", min_throughput_ratio=0.5, max_p99_ratio=2.0
+        ),
+    ),
     # Last: every request adds a row, which the list endpoint would then count.
-    Endpoint("POST /api/v1/items", "/api/v1/items", script="post"),
+    Endpoint(
+        "POST /api/v1/items",
+        "/api/v1/items",
+        script="post",
+        same_work=SameWork(
+            "POST /api/v1/items (create) vs same-work", min_throughput_ratio=0.5, max_p99_ratio=2.0
+        ),
+    ),
 )
 
 
@@ -361,6 +396,23 @@ class Comparison:
     endpoint: Endpoint
     service: LoadResult
     baseline: LoadResult
+    # The best same-work run, when the endpoint has that comparison.
+    same_work: LoadResult | None = None
+    # The most PostgreSQL connections one steady-load run opened, per side.
+    service_connections: int = 0
+    same_work_connections: int = 0
+
+    @property
+    def same_work_throughput_ratio(self) -> float:
+        """Service requests/s over the same-work app's."""
+        assert self.same_work is not None
+        return self.service.requests_per_second / self.same_work.requests_per_second
+
+    @property
+    def same_work_p99_ratio(self) -> float:
+        """Service 99th percentile latency over the same-work app's."""
+        assert self.same_work is not None
+        return self.service.p99_ms / self.same_work.p99_ms
 
     @property
     def throughput_ratio(self) -> float:
@@ -399,8 +451,44 @@ def service_environment(database_url: str, redis_url: str, token: str) -> dict[s
         API_TOKEN=token,
         LOG_LEVEL="INFO",
         MIGRATE_ON_START="false",
+        # The cached read must stay a cache hit for the whole run (the cache is primed
+        # once, and the runs before it take longer than the 60 s default TTL).
+        CACHE_TTL_SECONDS="3600",
     )
     return env
+
+
+class SessionCounter:
+    """Reads how many connections PostgreSQL has accepted to one database so far.
+
+    From ``pg_stat_database.sessions``, read over a connection to the admin
+    database, so that reading it does not count.
+    """
+
+    def __init__(self, admin_url: str, database_url: str) -> None:
+        """Count sessions of ``database_url``'s database, reading through ``admin_url``."""
+        from sqlalchemy.engine import make_url
+
+        self.dsn = make_url(admin_url).set(drivername="postgresql").render_as_string(False)
+        self.database = make_url(database_url).database
+
+    async def _read(self) -> int:
+        import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
+
+        connection = await asyncpg.connect(self.dsn)
+        try:
+            value = await connection.fetchval(
+                "SELECT sessions FROM pg_stat_database WHERE datname = $1", self.database
+            )
+        finally:
+            await connection.close()
+        return int(value or 0)
+
+    def read(self, *, settle: bool = True) -> int:
+        """The counter; with ``settle``, after waiting for busy backends to publish theirs."""
+        if settle:
+            time.sleep(STATS_FLUSH_SECONDS)
+        return asyncio.run(self._read())
 
 
 def _best(results: list[LoadResult]) -> LoadResult:
@@ -425,7 +513,7 @@ def measure_http(
     endpoints: tuple[Endpoint, ...] = ENDPOINTS,
     progress: ProgressFn | None = None,
 ) -> HttpResult:
-    """Run every endpoint against the service and the bare app; return the comparisons."""
+    """Run every endpoint against the service and the baselines; return the comparisons."""
     if rounds < 1:
         raise ValueError(f"rounds must be at least 1, got {rounds}")
     say = progress or (lambda _message: None)
@@ -439,7 +527,13 @@ def measure_http(
         tempfile.TemporaryDirectory(prefix="bench-http-") as tmp,
         serve("bare", _clean_environment(), "/") as bare,
         serve("service", service_environment(database_url, redis_url, token), "/health") as app,
+        serve(
+            "same-work",
+            {**_clean_environment(), "DATABASE_URL": database_url, "API_TOKEN": token},
+            "/api/v1/items?limit=1",
+        ) as same_work,
     ):
+        sessions = SessionCounter(admin_url, database_url)
         scripts = {
             "post": post_script(Path(tmp), token),
             "random-item": random_item_script(Path(tmp)),
@@ -453,23 +547,53 @@ def measure_http(
         run_wrk(wrk, bare.base_url + "/", warmup)
         comparisons = []
         for endpoint in endpoints:
-            service_script = scripts[endpoint.script] if endpoint.script else None
-            run_wrk(wrk, app.base_url + endpoint.path, warmup, service_script)
+            script = scripts[endpoint.script] if endpoint.script else None
+            run_wrk(wrk, app.base_url + endpoint.path, warmup, script)
+            if endpoint.same_work:
+                run_wrk(wrk, same_work.base_url + endpoint.path, warmup, script)
             baseline_runs: list[LoadResult] = []
             service_runs: list[LoadResult] = []
+            same_work_runs: list[LoadResult] = []
+            service_opened: list[int] = []
+            same_work_opened: list[int] = []
             for index in range(1, rounds + 1):
                 baseline_runs.append(run_wrk(wrk, bare.base_url + "/", duration))
-                service_runs.append(
-                    run_wrk(wrk, app.base_url + endpoint.path, duration, service_script)
-                )
-                say(
+                # The bare run gave the warm-up's backends time to publish: no wait here.
+                before = sessions.read(settle=False)
+                service_runs.append(run_wrk(wrk, app.base_url + endpoint.path, duration, script))
+                after = sessions.read()
+                service_opened.append(after - before)
+                line = (
                     f"  {endpoint.label:<36} round {index}/{rounds}: "
-                    f"service {service_runs[-1].requests_per_second:8.0f} req/s, "
+                    f"service {service_runs[-1].requests_per_second:8.0f} req/s "
+                    f"(+{service_opened[-1]} conns), "
                     f"bare {baseline_runs[-1].requests_per_second:8.0f} req/s"
                 )
-            comparisons.append(Comparison(endpoint, _best(service_runs), _best(baseline_runs)))
-        if app.process.poll() is not None:
-            raise BenchmarkError(f"the service died during the benchmark:\n{app.log_tail()}")
+                if endpoint.same_work:
+                    same_work_runs.append(
+                        run_wrk(wrk, same_work.base_url + endpoint.path, duration, script)
+                    )
+                    same_work_opened.append(sessions.read() - after)
+                    line += (
+                        f", same-work {same_work_runs[-1].requests_per_second:8.0f} req/s "
+                        f"(+{same_work_opened[-1]} conns)"
+                    )
+                say(line)
+            comparisons.append(
+                Comparison(
+                    endpoint,
+                    _best(service_runs),
+                    _best(baseline_runs),
+                    same_work=_best(same_work_runs) if same_work_runs else None,
+                    service_connections=max(service_opened),
+                    same_work_connections=max(same_work_opened, default=0),
+                )
+            )
+        for server in (app, same_work):
+            if server.process.poll() is not None:
+                raise BenchmarkError(
+                    f"{server.app} died during the benchmark:\n{server.log_tail()}"
+                )
     return HttpResult(
         comparisons=tuple(comparisons),
         duration=duration,
@@ -491,6 +615,17 @@ def report(result: HttpResult) -> str:
             f"{c.baseline.requests_per_second:>9.0f}{c.throughput_ratio:>6.2f}x"
             f"{c.service.p50_ms:>8.2f}{c.baseline.p50_ms:>7.2f}"
             f"{c.service.p99_ms:>8.2f}{c.baseline.p99_ms:>7.2f}{c.p99_ratio:>6.2f}x"
+        )
+        if c.same_work is not None:
+            rows.append(
+                f"{'  vs same-work':<38}{c.service.requests_per_second:>9.0f}"
+                f"{c.same_work.requests_per_second:>9.0f}{c.same_work_throughput_ratio:>6.2f}x"
+                f"{c.service.p50_ms:>8.2f}{c.same_work.p50_ms:>7.2f}"
+                f"{c.service.p99_ms:>8.2f}{c.same_work.p99_ms:>7.2f}{c.same_work_p99_ratio:>6.2f}x"
+            )
+        rows.append(
+            f"{'  new PostgreSQL connections per run':<38}{c.service_connections:>9}"
+            f"{c.same_work_connections:>9}"
         )
     return "\n".join(rows)
 

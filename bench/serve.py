@@ -1,7 +1,8 @@
 """Serve an ASGI app under the service's production uvicorn settings.
 
 ``python -m bench.serve service`` runs ``service.main:create_app`` and
-``python -m bench.serve bare`` runs :mod:`bench.bare_http_app`, both on
+``python -m bench.serve bare`` runs :mod:`bench.bare_http_app` and
+``python -m bench.serve same-work`` runs :mod:`bench.same_work_app`, all on
 ``HOST:PORT`` with the keyword arguments ``python -m service serve`` passes to
 uvicorn (:data:`service.__main__.UVICORN_OPTIONS`), so the two sides of the
 HTTP benchmark differ only in the application.
@@ -16,6 +17,7 @@ import sys
 APPS = {
     "service": ("service.main:create_app", True),
     "bare": ("bench.bare_http_app:app", False),
+    "same-work": ("bench.same_work_app:app", False),
 }
 
 

@@ -6,6 +6,7 @@ import time: :func:`load_settings` is called by the app factory and the CLI.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -53,8 +54,14 @@ class Settings(BaseSettings):
     environment: Environment = "development"
     database_url: str = DEFAULT_DATABASE_URL
     database_password: SecretStr | None = None
-    database_pool_size: int = Field(default=5, ge=1, le=100)
-    database_max_overflow: int = Field(default=10, ge=0, le=100)
+    # Connections one process keeps open (one uvicorn worker per Fargate task; see
+    # docs/performance.md for sizes per task and for Lambda). Opened on demand, so an
+    # idle or one-request-at-a-time process holds only what it used.
+    database_pool_size: int = Field(default=15, ge=1, le=100)
+    # Connections above the pool size are closed as soon as they are returned: under
+    # steady load above the pool size that opens and closes connections all the time
+    # (~40 per 10 s at 32 concurrent requests with 5 + 10), so none by default.
+    database_max_overflow: int = Field(default=0, ge=0, le=100)
     redis_url: str | None = None
     redis_password: SecretStr | None = None
     # Socket timeouts for Redis: a dead or slow cache must not stall a request.
@@ -133,38 +140,60 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _check_redis_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+        if value is None:
+            return value
+        if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
+        # Imported here: redis is only needed when a URL is set. Parsing now turns
+        # e.g. a bad port into a settings error instead of a traceback at start-up.
+        from redis.connection import parse_url
+
+        try:
+            parse_url(value)  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+        except ValueError as error:
+            raise ValueError(
+                f"is not a valid Redis URL ({error}); use e.g. rediss://host:6379/0"
+            ) from None
         return value
 
     @model_validator(mode="after")
     def _refuse_development_defaults(self) -> Settings:
+        if self.api_token is None and self.environment in RELAXED_ENVIRONMENTS:
+            self.api_token = SecretStr(DEFAULT_API_TOKEN)
+        problems = self.policy_problems()
+        if problems:
+            # One message, one problem per line: _error_lines splits it,
+            # so an operator fixes them all in one go rather than one per deploy.
+            raise ValueError("\n".join(problems))
+        return self
+
+    def policy_problems(self) -> list[str]:
+        """Every cross-setting rule this configuration breaks, one line each."""
+        problems: list[str] = []
         if self.database_password is not None and self.is_sqlite:
-            raise ValueError(
+            problems.append(
                 "DATABASE_PASSWORD is set but DATABASE_URL is SQLite, which takes no password; "
                 "unset DATABASE_PASSWORD or set DATABASE_URL=postgresql+asyncpg://user@host:5432/db"
             )
-        if self.api_token is None and self.environment in RELAXED_ENVIRONMENTS:
-            self.api_token = SecretStr(DEFAULT_API_TOKEN)
         if self.environment in RELAXED_ENVIRONMENTS:
-            return self
+            return problems
         token = self.api_token.get_secret_value() if self.api_token else ""
         if not token.strip():
-            raise ValueError(
+            problems.append(
                 f"API_TOKEN must be set when ENVIRONMENT={self.environment} "
                 "(or name an SSM parameter in API_TOKEN_SSM_PARAMETER)"
             )
-        if token == DEFAULT_API_TOKEN:
-            raise ValueError(
+        elif token == DEFAULT_API_TOKEN:
+            problems.append(
                 f"API_TOKEN must not be the development default when "
                 f"ENVIRONMENT={self.environment}; set a random token of 32+ characters"
             )
         if self.is_sqlite:
-            raise ValueError(
+            problems.append(
                 f"DATABASE_URL must point at PostgreSQL when ENVIRONMENT={self.environment}; "
                 "set DATABASE_URL=postgresql+asyncpg://user@host:5432/db"
             )
-        return self
+        return problems
 
     @property
     def is_sqlite(self) -> bool:
@@ -184,8 +213,8 @@ class Settings(BaseSettings):
         return url
 
 
-def describe_validation_error(error: ValidationError) -> str:
-    """Turn pydantic's error into lines that name environment variables, never values."""
+def _error_lines(error: ValidationError) -> list[str]:
+    """One line per problem, each naming its environment variable; never a value."""
     lines = []
     for item in error.errors(include_input=False, include_url=False):
         loc = [str(part) for part in item["loc"]]
@@ -193,8 +222,45 @@ def describe_validation_error(error: ValidationError) -> str:
         if loc:
             lines.append(f"{env_name(loc[0])}: {message}")
         else:
-            lines.append(message)
+            # The cross-setting rules: several problems, one per line, each naming its variable.
+            lines.extend(message.splitlines())
+    return lines
+
+
+def describe_validation_error(error: ValidationError, more: list[str] | None = None) -> str:
+    """Turn pydantic's error into lines that name environment variables, never values.
+
+    ``more`` adds lines found by another pass (see :func:`_cross_setting_problems`).
+    """
+    lines = _error_lines(error)
+    lines.extend(line for line in more or () if line not in lines)
     return "invalid settings:\n  " + "\n  ".join(lines)
+
+
+def _cross_setting_problems(error: ValidationError, values: dict[str, Any]) -> list[str]:
+    """The cross-setting problems hidden behind field errors.
+
+    Pydantic runs the model validator only once every field is valid, so
+    ``ENVIRONMENT=production PORT=x`` reported the port alone, and the missing
+    API_TOKEN only on the next attempt. Validating again with each invalid field
+    at its default (init values win over the environment) surfaces the rest.
+    Lines about an invalid variable are dropped: they would describe its
+    stand-in default, not the value the operator set. An invalid ENVIRONMENT
+    falls back to ``development``, where no rule applies.
+    """
+    invalid = {str(item["loc"][0]) for item in error.errors() if item["loc"]}
+    defaults: dict[str, Any] = {}
+    for name in invalid:
+        field = Settings.model_fields.get(name)
+        if field is None:
+            return []
+        defaults[name] = field.get_default(call_default_factory=True)
+    try:
+        Settings(**{**values, **defaults})
+    except ValidationError as second:
+        mentions = re.compile(r"\b(" + "|".join(env_name(name) for name in invalid) + r")\b")
+        return [line for line in _error_lines(second) if not mentions.search(line)]
+    return []
 
 
 class _SsmNames(BaseSettings):
@@ -215,6 +281,7 @@ def load_settings(ssm_client: Any = None, **overrides: Any) -> Settings:
     values take precedence over the plain variables. Raises :class:`ConfigError`
     with a message that names each offending variable.
     """
+    values: dict[str, Any] | None = None
     try:
         names = _SsmNames(**{k: v for k, v in overrides.items() if k in SSM_PARAMETER_TARGETS})
         wanted = {
@@ -228,6 +295,8 @@ def load_settings(ssm_client: Any = None, **overrides: Any) -> Settings:
             from service.ssm import fetch_parameters
 
             secrets = fetch_parameters(wanted, client=ssm_client)
-        return Settings(**{**overrides, **secrets})
+        values = {**overrides, **secrets}
+        return Settings(**values)
     except ValidationError as error:
-        raise ConfigError(describe_validation_error(error)) from None
+        more = _cross_setting_problems(error, values) if values is not None else []
+        raise ConfigError(describe_validation_error(error, more)) from None

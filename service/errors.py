@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import email.message
 import json
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -16,6 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match, Route
 
 from service.logging import get_logger, request_id_var
 
@@ -50,6 +52,24 @@ CODES: dict[int, str] = {
     500: "internal_error",
     503: "service_unavailable",
 }
+
+# Every ``code`` an HTTP response of this service can carry, with its status. The
+# README's list of codes is checked against this (tests/service/test_error_codes.py),
+# and the tests trigger each one for real.
+SENT_CODES: dict[str, int] = {
+    "bad_request": 400,
+    "cors_rejected": 400,
+    "unauthorized": 401,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "payload_too_large": 413,
+    "unsupported_media_type": 415,
+    "validation_error": 422,
+    "internal_error": 500,
+    "not_ready": 503,
+    "service_unavailable": 503,
+}
+JSON_MEDIA_TYPE = "application/json"
 
 
 class ErrorBody(BaseModel):
@@ -124,7 +144,9 @@ def _phrase(status_code: int) -> str:
         return ""
 
 
-def _http_exception_message(request: Request, exc: StarletteHTTPException) -> str:
+def _http_exception_message(
+    request: Request, exc: StarletteHTTPException, headers: Mapping[str, str] | None
+) -> str:
     detail = exc.detail
     default_phrase = _phrase(exc.status_code)
     if isinstance(detail, str) and detail and detail != default_phrase:
@@ -133,24 +155,107 @@ def _http_exception_message(request: Request, exc: StarletteHTTPException) -> st
     if exc.status_code == 404:
         return f"No route matches {request.method} {request.url.path}"
     if exc.status_code == 405:
-        allowed = (exc.headers or {}).get("Allow", "")
+        allowed = (headers or {}).get("Allow", "")
         suffix = f"; allowed: {allowed}" if allowed else ""
         return f"Method {request.method} is not allowed on {request.url.path}{suffix}"
     return default_phrase or "Error"
 
 
+def allowed_methods(request: Request) -> str:
+    """The ``Allow`` value for the request's path: the methods of every route matching it.
+
+    Starlette's router stops at the first route whose path matches and reports
+    only that route's methods, so ``PUT /api/v1/items`` claimed only GET was
+    allowed although POST is too. Walking every route costs a regex match per
+    route, which is why it runs only on the 405/OPTIONS path, never per request.
+    HEAD is served wherever GET is (see service.middleware) and OPTIONS
+    everywhere a route matches, so both are listed.
+    """
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches(request.scope)
+            if match is not Match.NONE:
+                methods.update(route.methods)
+    if not methods:
+        return ""
+    if "GET" in methods:
+        methods.add("HEAD")
+    methods.add("OPTIONS")
+    return ", ".join(sorted(methods))
+
+
 async def http_exception_handler(request: Request, exc: Exception) -> Response:
     """Routing errors and explicit HTTPExceptions."""
     assert isinstance(exc, StarletteHTTPException)
-    return error_response(
-        exc.status_code, _http_exception_message(request, exc), headers=exc.headers
+    headers = exc.headers
+    allow = allowed_methods(request) if exc.status_code == 405 else ""
+    if allow:
+        headers = {**(headers or {}), "Allow": allow}
+        if request.method == "OPTIONS":
+            # No route declares OPTIONS; without CORS (whose middleware answers
+            # preflights before routing) it is a question about the path: answer it.
+            return Response(status_code=204, headers={"Allow": allow})
+    message = _http_exception_message(request, exc, headers)
+    return error_response(exc.status_code, message, headers=headers)
+
+
+def _is_json(content_type: str | None) -> bool:
+    """True for ``application/json`` and ``application/*+json``, parameters allowed."""
+    if not content_type:
+        return False
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
     )
+
+
+async def require_json_body(request: Request) -> None:
+    """Dependency for routes with a JSON body: any other media type (or none) is a 415.
+
+    FastAPI leaves such a body unparsed and then reports "Input should be a
+    valid dictionary", which tells the client nothing about the real mistake.
+    An empty body is let through, to be reported as the missing field it is.
+    The body is read once: FastAPI's request keeps it for the handler.
+    """
+    content_type = request.headers.get("content-type")
+    if _is_json(content_type) or not await request.body():
+        return
+    sent = content_type.split(";", 1)[0].strip() if content_type else ""
+    received = f"received {sent!r}" if sent else "none sent"
+    raise StarletteHTTPException(
+        415,
+        detail=f"Content-Type must be {JSON_MEDIA_TYPE} for this request body ({received})",
+        headers={"Accept": JSON_MEDIA_TYPE},
+    )
+
+
+def _json_error(error: Mapping[str, Any], document: Any) -> dict[str, Any]:
+    """A JSON syntax error, located by line and column instead of a character offset.
+
+    FastAPI reports ``loc: ["body", 28]``, which reads like a field named "28".
+    """
+    position = error["loc"][1] if len(error["loc"]) > 1 else None
+    reason = str((error.get("ctx") or {}).get("error") or "JSON decode error")
+    entry: dict[str, Any] = {"loc": ["body"], "message": reason, "type": error["type"]}
+    if isinstance(position, int) and isinstance(document, str):
+        line = document.count("\n", 0, position) + 1
+        column = position - document.rfind("\n", 0, position)
+        entry["message"] = f"invalid JSON at line {line}, column {column}: {reason}"
+        entry.update(line=line, column=column)
+    else:
+        entry["message"] = f"invalid JSON: {reason}"
+    return entry
 
 
 def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     # Inputs are left out on purpose: they can be large or hold secrets.
     return [
-        {
+        _json_error(error, exc.body)
+        if error["type"] == "json_invalid"
+        else {
             "loc": [str(part) for part in error["loc"]],
             "message": error["msg"].removeprefix("Value error, "),
             "type": error["type"],

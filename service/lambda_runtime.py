@@ -10,14 +10,16 @@ redis connections are bound to.
 
 Events: API Gateway REST API (payload 1.0) and HTTP API (1.0 or 2.0), an
 Application Load Balancer, a Lambda function URL, and the direct invocation
-``{"action": "migrate"}``. Anything else gets an error result, not a traceback.
-See docs/lambda.md.
+``{"action": "migrate"}``. Anything else (authorizer, WebSocket, VPC Lattice,
+SQS, SNS, S3, EventBridge, DynamoDB ... events) gets an error result, not a
+traceback. See docs/lambda.md.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import base64
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -26,8 +28,10 @@ from mangum import Mangum
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.config import Settings, load_settings
+from service.errors import error_response
 from service.logging import configure_logging, get_logger
 from service.main import create_app
+from service.middleware import RequestContextMiddleware
 
 ALB: Final = "alb"
 HTTP_API: Final = "http-api"
@@ -40,6 +44,8 @@ SUPPORTED_EVENTS: Final = (
     "HTTP requests from API Gateway (REST API, or HTTP API payload 1.0/2.0), an Application "
     'Load Balancer or a Lambda function URL, and the direct invocation {"action": "migrate"}'
 )
+# Marks (in our own copy of an event) a body Mangum could not decode; see serve_http.
+BODY_ERROR_KEY: Final = "fastapi-on-aws.body-error"
 # How much of an unexpected event an error message may quote: names, never payloads.
 _MAX_KEYS_SHOWN = 8
 _MAX_NAME_LENGTH = 64
@@ -59,11 +65,20 @@ class MigrationError(RuntimeError):
 
 
 def http_source(event: object) -> str | None:
-    """Which HTTP front end sent ``event`` (:data:`ALB` ...), or None for anything else."""
+    """Which HTTP front end sent ``event`` (:data:`ALB` ...), or None for anything else.
+
+    API Gateway's REQUEST authorizer payloads copy the request they guard
+    (``httpMethod``/``path``, or ``requestContext.http`` in the HTTP API 2.0
+    format) and add ``type`` plus ``methodArn`` (REST, HTTP API 1.0) or
+    ``routeArn`` (HTTP API 2.0). Served as requests, they got an HTTP answer the
+    authorizer protocol cannot use; they and WebSocket events are not HTTP requests.
+    """
     if not isinstance(event, Mapping):
         return None
     context = event.get("requestContext")
     if not isinstance(context, Mapping):
+        return None
+    if _is_authorizer(event) or "connectionId" in context:
         return None
     if "elb" in context:
         return ALB
@@ -74,6 +89,11 @@ def http_source(event: object) -> str | None:
     if isinstance(event.get("httpMethod"), str) and isinstance(event.get("path"), str):
         return HTTP_API if event.get("version") == "1.0" else REST_API
     return None
+
+
+def _is_authorizer(event: Mapping[Any, Any]) -> bool:
+    """True for an API Gateway Lambda authorizer payload, TOKEN or REQUEST, of any API type."""
+    return "methodArn" in event or "routeArn" in event
 
 
 def stage_prefix(event: Mapping[str, Any], source: str) -> str:
@@ -146,14 +166,43 @@ def _origin(event: Mapping[Any, Any]) -> str:
     source = event.get("source")
     if isinstance(source, str) and "detail-type" in event:
         return f" (an EventBridge event from {_short(source)})"
-    if isinstance(event.get("requestContext"), Mapping):
+    if _is_authorizer(event):
+        kind = event.get("type")
+        shown = f"{_short(kind)} " if isinstance(kind, str) else ""
+        return f" (an API Gateway {shown}authorizer event: this function is not an authorizer)"
+    context = event.get("requestContext")
+    if isinstance(context, Mapping):
+        if "connectionId" in context:
+            return " (an API Gateway WebSocket event: not an HTTP request)"
+        if "serviceNetworkArn" in context:
+            return " (a VPC Lattice event)"
         return " (a requestContext without an HTTP method: not an HTTP request)"
+    if "raw_path" in event and "method" in event:
+        return " (a VPC Lattice event)"
     return ""
 
 
 def _short(value: object) -> str:
     text = str(value)
     return text if len(text) <= _MAX_NAME_LENGTH else text[: _MAX_NAME_LENGTH - 3] + "..."
+
+
+def body_problem(event: Mapping[str, Any]) -> str | None:
+    """Why Mangum could not decode the event's body, or None when it can.
+
+    Mangum base64-decodes a body flagged ``isBase64Encoded`` with
+    :func:`base64.b64decode` and lets ``binascii.Error`` escape, which Lambda
+    reports as a function error (a 502 at the API). The same decoding here
+    finds such a body first, so the client gets a 400 instead.
+    """
+    body = event.get("body")
+    if not event.get("isBase64Encoded") or not body:
+        return None
+    try:
+        base64.b64decode(body)
+    except (ValueError, TypeError):  # binascii.Error is a ValueError
+        return "The request body is flagged isBase64Encoded but is not valid base64"
+    return None
 
 
 def error_result(code: str, message: str, context: object) -> dict[str, Any]:
@@ -233,12 +282,28 @@ class LambdaScope:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Set ``root_path``/``path`` from the event and a copy of the lifespan state."""
         event = scope.get("aws.event")
+        if scope["type"] == "http" and isinstance(event, Mapping) and BODY_ERROR_KEY in event:
+            # Answered without the app, but inside the request middleware, so the
+            # 400 carries the request id, security headers and an access-log line.
+            await RequestContextMiddleware(_bad_request(str(event[BODY_ERROR_KEY])))(
+                scope, receive, send
+            )
+            return
         source = http_source(event)
         if scope["type"] == "http" and source is not None and isinstance(event, Mapping):
             scope["root_path"], scope["path"] = asgi_paths(event, source, scope["path"])
         # A shallow copy per request, as the ASGI lifespan state extension requires.
         scope["state"] = dict(self.state)
         await self.app(scope, receive, send)
+
+
+def _bad_request(message: str) -> ASGIApp:
+    """An ASGI app that answers every request with a 400 envelope saying ``message``."""
+
+    async def reject(scope: Scope, receive: Receive, send: Send) -> None:
+        await error_response(400, message)(scope, receive, send)
+
+    return reject
 
 
 # --- the per-environment runtime --------------------------------------------------------
@@ -283,6 +348,10 @@ class LambdaRuntime:
         if self._adapter is None:
             self._adapter = self._start_app()
         self._use_loop()
+        problem = body_problem(event)
+        if problem is not None:
+            # A copy with no body for Mangum to decode, marked for LambdaScope to refuse.
+            event = {**event, "body": "", "isBase64Encoded": False, BODY_ERROR_KEY: problem}
         return self._adapter(event, context)
 
     def migrate(self) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: request id, access log, security headers, body limit, last-resort 500.
+"""Pure ASGI middleware: request id, access log, security headers, body limit, HEAD, 500s.
 
 One middleware does all of them so each request pays for a single extra ASGI
 layer and a single pass over the request headers.
@@ -99,8 +99,18 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", ()), *extra_headers]
             await send(message)
 
+        method = scope["method"]
+        reply: Send = send_with_headers
+        if method == "HEAD":
+            # FastAPI routes declare GET only and answered HEAD with a 405. HEAD is
+            # GET without the body (RFC 9110 9.3.2): run GET on a copy of the scope
+            # (the server keeps the original, and still knows not to send a body)
+            # and drop the body here too, keeping the headers, Content-Length included.
+            scope = {**scope, "method": "GET"}
+            reply = _without_body(send_with_headers)
+
         limit = self.max_body_bytes
-        if chunked or (content_length is None and scope["method"] not in _BODYLESS_METHODS):
+        if chunked or (content_length is None and method not in _BODYLESS_METHODS):
             # No trustworthy length up front (chunked, or an in-process caller):
             # count the bytes as the app reads them. With a Content-Length the
             # server never delivers more than announced, so checking it is enough.
@@ -108,28 +118,39 @@ class RequestContextMiddleware:
         try:
             if content_length is not None and content_length > limit:
                 raise RequestBodyTooLarge(limit)
-            await self.app(scope, receive, send_with_headers)
+            await self.app(scope, receive, reply)
         except RequestBodyTooLarge as error:
             if response_started:
                 raise
             response = error_response(413, str(error.detail))
-            await response(scope, receive, send_with_headers)
+            await response(scope, receive, reply)
         except Exception:
             # The traceback goes to the log only; the client gets a generic envelope.
-            self._error_log.exception("unhandled error", method=scope["method"], path=scope["path"])
+            self._error_log.exception("unhandled error", method=method, path=scope["path"])
             if response_started:
                 raise
             response = error_response(500, "Internal server error; quote the request_id")
-            await response(scope, receive, send_with_headers)
+            await response(scope, receive, reply)
         finally:
             write_access_log(
-                scope["method"],
+                method,
                 scope["path"],
                 status,
                 round((time.perf_counter() - started) * 1000, 2),
                 request_id,
             )
             request_id_var.reset(token)
+
+
+def _without_body(send: Send) -> Send:
+    """``send`` that passes every message on with its body emptied (the HEAD response)."""
+
+    async def send_headers_only(message: Message) -> None:
+        if message["type"] == "http.response.body" and message.get("body"):
+            message = {**message, "body": b""}
+        await send(message)
+
+    return send_headers_only
 
 
 def _limited(receive: Receive, limit: int) -> Receive:

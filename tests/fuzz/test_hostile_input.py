@@ -96,9 +96,10 @@ async def test_malformed_json_is_a_4xx_envelope(client: Any, body: bytes) -> Non
         assert_envelope(response, 422, "validation_error")
 
 
-async def test_a_form_body_is_a_422_envelope(client: Any) -> None:
+async def test_a_form_body_is_a_415_envelope(client: Any) -> None:
     response = await client.post(ITEMS, data={"name": "x", "price": "1"}, headers=AUTH)
-    assert_envelope(response, 422, "validation_error")
+    error = assert_envelope(response, 415, "unsupported_media_type")
+    assert "application/json" in error["message"]
 
 
 # --- unicode ----------------------------------------------------------------------------

@@ -394,3 +394,240 @@ def result_text(result: Mapping[str, Any]) -> str:
 def result_json(result: Mapping[str, Any]) -> Any:
     """The response body parsed as JSON."""
     return json.loads(result_text(result))
+
+
+# --- events the function must refuse ------------------------------------------------------
+#
+# Written from AWS's documented formats: "Input to an API Gateway Lambda authorizer"
+# (TOKEN and REQUEST, REST API), "Working with AWS Lambda authorizers for HTTP APIs"
+# (payload 1.0 and 2.0), "WebSocket API ... $connect/$default" events, "Lambda
+# functions as targets in VPC Lattice" (event structure 1.0 and 2.0), and the
+# sample events of the Lambda developer guide for SQS, SNS, S3, EventBridge and
+# DynamoDB Streams. Each carries the request it guards or the record it delivers,
+# and none is an HTTP request this function serves.
+
+AUTHORIZER_TOKEN = "allow-me-0123456789"
+
+
+def _method_arn(method: str, path: str, stage: str = "prod") -> str:
+    return f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{API_ID}/{stage}/{method}{path}"
+
+
+def rest_token_authorizer_event() -> dict[str, Any]:
+    """A REST API TOKEN authorizer's input: the token and the method ARN, nothing else."""
+    return {
+        "type": "TOKEN",
+        "authorizationToken": AUTHORIZER_TOKEN,
+        "methodArn": _method_arn("GET", "/api/v1/items"),
+    }
+
+
+def rest_request_authorizer_event(method: str, path: str) -> dict[str, Any]:
+    """A REST API REQUEST authorizer's input: the proxy request's fields plus type/methodArn."""
+    event = rest_api_event(method, path, headers={"Authorization": f"Bearer {AUTHORIZER_TOKEN}"})
+    # The authorizer sees the request's parameters, never its body.
+    event.pop("body")
+    event.pop("isBase64Encoded")
+    return {"type": "REQUEST", "methodArn": _method_arn(method, path), **event}
+
+
+def http_api_v1_authorizer_event(method: str, path: str) -> dict[str, Any]:
+    """An HTTP API authorizer's input in payload format 1.0 (``version: "1.0"``)."""
+    event = http_api_v1_event(method, path, headers={"Authorization": AUTHORIZER_TOKEN})
+    event.pop("body")
+    event.pop("isBase64Encoded")
+    return {
+        "version": "1.0",
+        "type": "REQUEST",
+        "methodArn": _method_arn(method, path, stage="$default"),
+        "identitySource": AUTHORIZER_TOKEN,
+        "authorizationToken": AUTHORIZER_TOKEN,
+        **event,
+    }
+
+
+def http_api_v2_authorizer_event(method: str, path: str) -> dict[str, Any]:
+    """An HTTP API authorizer's input in payload format 2.0: ``routeArn``, ``identitySource``."""
+    event = http_api_event(method, path, headers={"Authorization": AUTHORIZER_TOKEN})
+    event.pop("body", None)
+    event.pop("isBase64Encoded")
+    return {
+        "version": "2.0",
+        "type": "REQUEST",
+        "routeArn": _method_arn(method, path, stage="$default"),
+        "identitySource": [AUTHORIZER_TOKEN],
+        **{k: v for k, v in event.items() if k != "version"},
+    }
+
+
+def websocket_event(route_key: str = "$connect") -> dict[str, Any]:
+    """A WebSocket API event: ``requestContext.connectionId``/``eventType``, no HTTP method."""
+    event_type = {"$connect": "CONNECT", "$disconnect": "DISCONNECT"}.get(route_key, "MESSAGE")
+    when, epoch_ms = _now()
+    event: dict[str, Any] = {
+        "headers": {"Host": f"{API_ID}.execute-api.{REGION}.amazonaws.com"},
+        "multiValueHeaders": {"Host": [f"{API_ID}.execute-api.{REGION}.amazonaws.com"]},
+        "requestContext": {
+            "routeKey": route_key,
+            "eventType": event_type,
+            "extendedRequestId": "L1m1nDcCoAMFtUA=",
+            "requestTime": when,
+            "messageDirection": "IN",
+            "stage": "production",
+            "connectedAt": epoch_ms,
+            "requestTimeEpoch": epoch_ms,
+            "identity": {"sourceIp": SOURCE_IP, "userAgent": USER_AGENT},
+            "requestId": "L1m1nDcCoAMFtUA=",
+            "domainName": f"{API_ID}.execute-api.{REGION}.amazonaws.com",
+            "connectionId": "L1m1nc4eoAMCJDg=",
+            "apiId": API_ID,
+        },
+        "isBase64Encoded": False,
+    }
+    if event_type == "MESSAGE":
+        event["body"] = '{"action": "sendmessage"}'
+    return event
+
+
+def vpc_lattice_v1_event(method: str, path: str) -> dict[str, Any]:
+    """A VPC Lattice event in structure version 1.0 (snake_case keys, no requestContext)."""
+    return {
+        "raw_path": path,
+        "method": method,
+        "headers": {"user-agent": [USER_AGENT], "accept": ["application/json"]},
+        "query_string_parameters": {},
+        "body": "",
+        "is_base64_encoded": False,
+    }
+
+
+def vpc_lattice_v2_event(method: str, path: str) -> dict[str, Any]:
+    """A VPC Lattice event in structure version 2.0: ``version``, ``method``, ``path``."""
+    service_network = (
+        f"arn:aws:vpc-lattice:{REGION}:{ACCOUNT_ID}:servicenetwork/sn-0bf3f2882e9cc805a"
+    )
+    return {
+        "version": "2.0",
+        "path": path,
+        "method": method,
+        "headers": {"user-agent": [USER_AGENT], "x-forwarded-for": [SOURCE_IP]},
+        "queryStringParameters": {},
+        "body": "",
+        "isBase64Encoded": False,
+        "requestContext": {
+            "serviceNetworkArn": service_network,
+            "serviceArn": (
+                f"arn:aws:vpc-lattice:{REGION}:{ACCOUNT_ID}:service/svc-0a40eebed65f8d69c"
+            ),
+            "targetGroupArn": (
+                f"arn:aws:vpc-lattice:{REGION}:{ACCOUNT_ID}:targetgroup/tg-6d0ecf831eec9f09"
+            ),
+            "identity": {
+                "sourceVpcArn": f"arn:aws:ec2:{REGION}:{ACCOUNT_ID}:vpc/vpc-0b8276c84697e7339"
+            },
+            "region": REGION,
+            "timeEpoch": str(int(time.time() * 1_000_000)),
+        },
+    }
+
+
+def sqs_event() -> dict[str, Any]:
+    """An SQS batch of one message."""
+    return {
+        "Records": [
+            {
+                "messageId": "059f36b4-87a3-44ab-83d2-661975830a7d",
+                "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a...",
+                "body": "Test message.",
+                "attributes": {"ApproximateReceiveCount": "1", "SenderId": ACCOUNT_ID},
+                "messageAttributes": {},
+                "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:my-queue",
+                "awsRegion": REGION,
+            }
+        ]
+    }
+
+
+def sns_event() -> dict[str, Any]:
+    """An SNS notification (``EventSource``, capitalised, as SNS spells it)."""
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:sns-lambda"
+    return {
+        "Records": [
+            {
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": f"{topic}:21be56ed-a058-49f5-8c98-aedd2564c486",
+                "EventSource": "aws:sns",
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": "95df01b4-ee98-5cb9-9903-4c221d41eb5e",
+                    "TopicArn": topic,
+                    "Subject": "example subject",
+                    "Message": "example message",
+                    "Timestamp": "1970-01-01T00:00:00.000Z",
+                    "MessageAttributes": {},
+                },
+            }
+        ]
+    }
+
+
+def s3_event() -> dict[str, Any]:
+    """An S3 ObjectCreated:Put notification."""
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": REGION,
+                "eventTime": "2026-11-23T12:00:00.000Z",
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "bucket": {"name": "example-bucket", "arn": "arn:aws:s3:::example-bucket"},
+                    "object": {"key": "test/key", "size": 1024, "eTag": "0123456789abcdef"},
+                },
+            }
+        ]
+    }
+
+
+def eventbridge_event() -> dict[str, Any]:
+    """An EventBridge scheduled event."""
+    return {
+        "version": "0",
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT_ID,
+        "time": "2026-11-23T12:00:00Z",
+        "region": REGION,
+        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/my-schedule"],
+        "detail": {},
+    }
+
+
+def dynamodb_event() -> dict[str, Any]:
+    """A DynamoDB Streams INSERT record."""
+    return {
+        "Records": [
+            {
+                "eventID": "1",
+                "eventVersion": "1.0",
+                "dynamodb": {
+                    "Keys": {"Id": {"N": "101"}},
+                    "NewImage": {"Id": {"N": "101"}, "Message": {"S": "New item!"}},
+                    "StreamViewType": "NEW_AND_OLD_IMAGES",
+                    "SequenceNumber": "111",
+                    "SizeBytes": 26,
+                },
+                "awsRegion": REGION,
+                "eventName": "INSERT",
+                "eventSourceARN": (
+                    f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/ExampleTable/stream/2026-11-23"
+                ),
+                "eventSource": "aws:dynamodb",
+            }
+        ]
+    }

@@ -21,13 +21,17 @@ def test_ratio_is_of_the_medians() -> None:
     result = cold_start.ColdStartResult(
         handler=cold_start.Samples("h", (1.0, 2.0, 9.0)),
         baseline=cold_start.Samples("b", (1.0, 1.0, 1.0)),
+        same_work=cold_start.Samples("s", (1.0, 4.0, 4.0)),
         elapsed_seconds=1.0,
     )
     assert result.ratio == 2.0
+    assert result.same_work_ratio == 0.5
     summary = result.as_dict()
     assert summary["h"]["median_ms"] == 2000.0
-    assert summary["ratio"] == 2.0
-    assert "ABOVE the 1.3x target" in cold_start.report(result)
+    assert summary["ratio_vs_bare"] == 2.0
+    assert summary["ratio_vs_same_work"] == 0.5
+    assert "within the 1.0x target" in cold_start.report(result)
+    assert "1000-9000 ms" in cold_start.report(result)
 
 
 def test_a_real_run_serves_the_event_in_both_processes() -> None:

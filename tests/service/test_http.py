@@ -30,10 +30,10 @@ async def test_unknown_route_is_a_404_envelope(client: Any) -> None:
 async def test_wrong_method_is_a_405_envelope_with_allow(client: Any) -> None:
     response = await client.put("/health")
     assert response.status_code == 405
-    assert response.headers["allow"] == "GET"
+    assert response.headers["allow"] == "GET, HEAD, OPTIONS"
     error = response.json()["error"]
     assert error["code"] == "method_not_allowed"
-    assert error["message"] == "Method PUT is not allowed on /health; allowed: GET"
+    assert error["message"] == "Method PUT is not allowed on /health; allowed: GET, HEAD, OPTIONS"
     assert error["request_id"] == response.headers["x-request-id"]
 
 
