@@ -37,6 +37,11 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 run: $(VENV)/.synced ## migrate, then serve on http://127.0.0.1:8000 (HOST/PORT override; SQLite + in-process cache by default)
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m service serve
 
+# The token travels in the environment only (make echoes recipes, ps shows argv).
+smoke: $(VENV)/.synced ## check a deployed service end to end: SMOKE_TOKEN=… make smoke URL=https://… (or SMOKE_TOKEN_PARAMETER=/ssm/name)
+	@test -n "$(URL)" || { echo "usage: SMOKE_TOKEN=… make smoke URL=https://…" >&2; exit 2; }
+	$(BIN)/python -m scripts.smoke "$(URL)" $(SMOKE_ARGS)
+
 test: $(VENV)/.synced ## run the whole test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
 

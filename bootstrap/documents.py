@@ -23,6 +23,36 @@ STS_AUDIENCE = "sts.amazonaws.com"
 CI_ROLE_PATH = "/github-actions/"
 # Every SSM parameter the application stacks own (docs/contracts.md).
 APP_PARAMETER_PREFIX = "/fastapi-on-aws/"
+# The ALB access-log buckets' name prefix (infra/elb_logs.py LOG_BUCKET_PREFIX):
+# the deploy role's S3 grant on them is scoped to it, and it is disjoint from the
+# state bucket's prefix, so the grant never reaches the state.
+LOG_BUCKET_PREFIX = "fastapi-on-aws-alb-logs-"
+# The IAM path of the RDS Enhanced Monitoring role (infra/components/database.py):
+# the deploy role may pass roles on it, and only those, without naming a service.
+MONITORING_ROLE_PATH = "/fastapi-on-aws/rds-monitoring/"
+# What creating, reading, updating and deleting a log bucket and its
+# configuration resources takes (IAM names: the Put*/Get* configuration
+# permissions also cover the matching Delete* APIs).
+LOG_BUCKET_ACTIONS = (
+    "s3:CreateBucket",
+    "s3:DeleteBucket",
+    "s3:ListBucket",
+    "s3:ListBucketVersions",
+    "s3:GetBucket*",
+    "s3:GetAccelerateConfiguration",
+    "s3:GetEncryptionConfiguration",
+    "s3:GetLifecycleConfiguration",
+    "s3:GetReplicationConfiguration",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutBucketOwnershipControls",
+    "s3:PutEncryptionConfiguration",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutBucketTagging",
+)
+# force_destroy (dev) empties the bucket before deleting it.
+LOG_OBJECT_ACTIONS = ("s3:DeleteObject", "s3:DeleteObjectVersion")
 # Services that may be handed a role by the deploy role (iam:PassRole).
 PASSABLE_TO_SERVICES = (
     "ecs-tasks.amazonaws.com",
@@ -518,6 +548,20 @@ def deploy_role_policy(
             [iam_roles],
             sid="PassAppRoles",
             condition={"StringEquals": {"iam:PassedToService": list(PASSABLE_TO_SERVICES)}},
+        ),
+        # RDS Enhanced Monitoring's role is passed on CreateDBInstance /
+        # ModifyDBInstance; scoped to its own path rather than to a service.
+        statement(
+            ["iam:PassRole"],
+            [f"arn:aws:iam::{account_id}:role{MONITORING_ROLE_PATH}*"],
+            sid="PassMonitoringRole",
+        ),
+        # One statement for the buckets and their objects: IAM's 10,240-character
+        # inline limit is close (tests/ci/test_bootstrap.py).
+        statement(
+            [*LOG_BUCKET_ACTIONS, *LOG_OBJECT_ACTIONS],
+            [f"arn:aws:s3:::{LOG_BUCKET_PREFIX}*", f"arn:aws:s3:::{LOG_BUCKET_PREFIX}*/*"],
+            sid="LogBuckets",
         ),
         statement(
             ["iam:CreateServiceLinkedRole"],

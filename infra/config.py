@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Final, Literal, TypeAlias, cast
 
+from infra import elb_logs
+
 PROJECT: Final = "fastapi-on-aws"
 
 Compute: TypeAlias = Literal["fargate", "lambda"]
@@ -70,6 +72,19 @@ CONFIG_KEYS: Final[tuple[KeySpec, ...]] = (
     KeySpec("dbBackupRetentionDays", int, 1, "RDS automated backup retention (1-35 days)."),
     KeySpec("dbDeletionProtection", bool, False, "RDS deletion protection."),
     KeySpec("dbSkipFinalSnapshot", bool, True, "Skip the final snapshot when the DB is deleted."),
+    KeySpec("dbPerformanceInsights", bool, False, "RDS Performance Insights (7 days, free tier)."),
+    KeySpec(
+        "dbMonitoringIntervalSeconds",
+        int,
+        0,
+        "RDS Enhanced Monitoring interval: 0 (off), 1, 5, 10, 15, 30 or 60 s.",
+    ),
+    KeySpec(
+        "dbLogMinDurationMs",
+        int,
+        1000,
+        "PostgreSQL log_min_duration_statement in ms (-1 turns slow-query logging off).",
+    ),
     # Cache.
     KeySpec("cacheNodeType", str, "cache.t4g.micro", "ElastiCache node type."),
     KeySpec("cacheNodeCount", int, 1, "ElastiCache nodes (primary + replicas, 1-6)."),
@@ -100,6 +115,13 @@ CONFIG_KEYS: Final[tuple[KeySpec, ...]] = (
         "certificateArn", str, "", "ACM certificate ARN for the HTTPS listener, in aws:region."
     ),
     KeySpec("allowHttp", bool, False, "Serve plain HTTP when there is no certificate."),
+    KeySpec("albAccessLogs", bool, False, "ALB access logs to an S3 bucket the stack creates."),
+    KeySpec(
+        "albDeletionProtection",
+        bool,
+        False,
+        "ALB deletion protection (lift it before a compute switch or teardown).",
+    ),
     KeySpec("cpuTargetPercent", int, 60, "Autoscaling target CPU utilisation (10-90 %)."),
     KeySpec("requestsPerTarget", int, 500, "Autoscaling target ALB requests per task."),
     KeySpec("healthCheckGraceSeconds", int, 60, "ECS health check grace period (0-3600 s)."),
@@ -154,6 +176,11 @@ FARGATE_PAIRS: Final[Mapping[int, tuple[int, ...]]] = {
 }
 
 POSTGRES_MAJOR_VERSIONS: Final = ("13", "14", "15", "16", "17")
+# MonitoringInterval's allowed values:
+# https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html
+DB_MONITORING_INTERVALS: Final = (0, 1, 5, 10, 15, 30, 60)
+# A production stack logs every statement slower than this at most (ms).
+PROD_MAX_LOG_MIN_DURATION_MS: Final = 1000
 REDIS_ENGINE_VERSIONS: Final = ("6.2", "7.0", "7.1")
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -247,6 +274,9 @@ class StackConfig:
     db_backup_retention_days: int
     db_deletion_protection: bool
     db_skip_final_snapshot: bool
+    db_performance_insights: bool
+    db_monitoring_interval_seconds: int
+    db_log_min_duration_ms: int
     cache_node_type: str
     cache_node_count: int
     cache_engine_version: str
@@ -266,6 +296,8 @@ class StackConfig:
     container_insights: bool
     certificate_arn: str
     allow_http: bool
+    alb_access_logs: bool
+    alb_deletion_protection: bool
     cpu_target_percent: int
     requests_per_target: int
     health_check_grace_seconds: int
@@ -369,6 +401,9 @@ class StackConfig:
             db_backup_retention_days=number("dbBackupRetentionDays"),
             db_deletion_protection=flag("dbDeletionProtection"),
             db_skip_final_snapshot=flag("dbSkipFinalSnapshot"),
+            db_performance_insights=flag("dbPerformanceInsights"),
+            db_monitoring_interval_seconds=number("dbMonitoringIntervalSeconds"),
+            db_log_min_duration_ms=number("dbLogMinDurationMs"),
             cache_node_type=text("cacheNodeType"),
             cache_node_count=number("cacheNodeCount"),
             cache_engine_version=text("cacheEngineVersion"),
@@ -390,6 +425,8 @@ class StackConfig:
             container_insights=flag("containerInsights"),
             certificate_arn=text("certificateArn"),
             allow_http=flag("allowHttp"),
+            alb_access_logs=flag("albAccessLogs"),
+            alb_deletion_protection=flag("albDeletionProtection"),
             cpu_target_percent=number("cpuTargetPercent"),
             requests_per_target=number("requestsPerTarget"),
             health_check_grace_seconds=number("healthCheckGraceSeconds"),
@@ -457,6 +494,13 @@ class StackConfig:
             )
         _one_of("dbEngineVersion", self.db_engine_version, POSTGRES_MAJOR_VERSIONS)
         _between("dbBackupRetentionDays", self.db_backup_retention_days, 1, 35)
+        _one_of(
+            "dbMonitoringIntervalSeconds",
+            self.db_monitoring_interval_seconds,
+            DB_MONITORING_INTERVALS,
+        )
+        # PostgreSQL's own range for log_min_duration_statement (ms), capped at an hour.
+        _between("dbLogMinDurationMs", self.db_log_min_duration_ms, -1, 3_600_000)
         if not _CACHE_NODE.fullmatch(self.cache_node_type):
             raise _fail("cacheNodeType", self.cache_node_type, "like cache.t4g.micro")
         _between("cacheNodeCount", self.cache_node_count, 1, 6)
@@ -547,6 +591,13 @@ class StackConfig:
                 self.hosted_zone_id,
                 "a Route 53 hosted zone id: 'Z' then uppercase letters and digits",
             )
+        if self.alb_access_logs and self.region not in elb_logs.supported_regions():
+            raise _fail(
+                "albAccessLogs",
+                self.alb_access_logs,
+                f"no ALB log-delivery principal is known for {REGION_KEY} {self.region}; "
+                "add the region to infra/elb_logs.py",
+            )
         if self.alarm_email and not _EMAIL.fullmatch(self.alarm_email):
             raise _fail("alarmEmail", self.alarm_email, "an e-mail address, or empty")
         _between("alarm5xxRatePercent", self.alarm_5xx_rate_percent, 1, 100)
@@ -579,6 +630,10 @@ class StackConfig:
             ("dbDeletionProtection", self.db_deletion_protection, True),
             ("dbSkipFinalSnapshot", self.db_skip_final_snapshot, False),
             ("protectData", self.protect_data, True),
+            # Telemetry a production incident needs (INVARIANTS B18, B19).
+            ("albAccessLogs", self.alb_access_logs, True),
+            ("albDeletionProtection", self.alb_deletion_protection, True),
+            ("dbPerformanceInsights", self.db_performance_insights, True),
         )
         for key, value, expected in required:
             if value != expected:
@@ -588,10 +643,19 @@ class StackConfig:
             ("cacheNodeCount", self.cache_node_count, 2),
             ("cacheSnapshotRetentionDays", self.cache_snapshot_retention_days, 1),
             ("logRetentionDays", self.log_retention_days, 365),
+            ("dbMonitoringIntervalSeconds", self.db_monitoring_interval_seconds, 1),
+            ("dbLogMinDurationMs", self.db_log_min_duration_ms, 0),
         )
         for key, number, minimum in minimums:
             if number < minimum:
                 raise _fail(key, number, f"a production stack requires at least {minimum}")
+        if self.db_log_min_duration_ms > PROD_MAX_LOG_MIN_DURATION_MS:
+            raise _fail(
+                "dbLogMinDurationMs",
+                self.db_log_min_duration_ms,
+                f"a production stack logs statements slower than at most "
+                f"{PROD_MAX_LOG_MIN_DURATION_MS} ms",
+            )
         if not self.certificate_arn and not self.domain_name and not self.allow_http:
             raise _fail(
                 "certificateArn",

@@ -245,8 +245,30 @@ class RecordingMocks(pulumi.runtime.Mocks):
         elif typ == "aws:cloudwatch/logGroup:LogGroup":
             state["arn"] = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{physical}"
         elif typ == "aws:iam/role:Role":
-            state["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:role/{physical}"
+            path = inputs.get("path") or "/"
+            state["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:role{path}{physical}"
             state["uniqueId"] = "AROA" + _hex(name).upper()
+        elif typ == "aws:s3/bucket:Bucket":
+            # S3 names are global: a bucket_prefix gets 26 generated characters.
+            bucket = inputs.get("bucket") or (
+                f"{inputs['bucketPrefix']}{_hex(typ, name, length=26)}"
+                if inputs.get("bucketPrefix")
+                else f"{name}-{_hex(typ, name, length=7)}"
+            )
+            state.update(
+                bucket=bucket,
+                arn=f"arn:aws:s3:::{bucket}",
+                bucketDomainName=f"{bucket}.s3.amazonaws.com",
+                bucketRegionalDomainName=f"{bucket}.s3.{REGION}.amazonaws.com",
+                region=REGION,
+            )
+            state.pop("name", None)
+            resource_id = bucket
+        elif typ.startswith("aws:s3/bucket"):
+            # Bucket sub-resources are identified by their bucket and have no ARN.
+            state.pop("arn", None)
+            state.pop("name", None)
+            resource_id = str(inputs.get("bucket") or physical)
         elif typ == "aws:iam/policy:Policy":
             state["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:policy/{physical}"
         elif typ == "aws:rds/instance:Instance":

@@ -117,6 +117,32 @@ T_POLICY: Final = "aws:iam/policy:Policy"
 T_ROLE_ATTACHMENT: Final = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 T_KMS_KEY: Final = "aws:kms/key:Key"
 T_DOCKER_IMAGE: Final = "docker:index/image:Image"
+T_S3_BUCKET: Final = "aws:s3/bucket:Bucket"
+T_S3_POLICY: Final = "aws:s3/bucketPolicy:BucketPolicy"
+T_S3_PUBLIC_ACCESS: Final = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+T_S3_ENCRYPTION: Final = (
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+)
+T_S3_LIFECYCLE: Final = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+T_S3_OWNERSHIP: Final = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
+T_SECRET: Final = "aws:secretsmanager/secret:Secret"  # noqa: S105 (a type token)
+T_SECRET_VERSION: Final = "aws:secretsmanager/secretVersion:SecretVersion"  # noqa: S105
+T_SECRET_ROTATION: Final = "aws:secretsmanager/secretRotation:SecretRotation"  # noqa: S105
+RDS_MONITORING_PRINCIPAL: Final = "monitoring.rds.amazonaws.com"
+RDS_MONITORING_MANAGED_POLICY: Final = (
+    "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+)
+# Performance Insights' free tier (and the shortest retention RDS offers).
+PROD_MIN_PERFORMANCE_INSIGHTS_DAYS: Final = 7
+# The slowest statement a prod database may leave unlogged (ms).
+PROD_MAX_LOG_MIN_DURATION_MS: Final = 1000
+LOGGED_STATEMENT_CLASSES: Final = ("ddl", "mod", "all")
+PUBLIC_ACCESS_FLAGS: Final = (
+    "blockPublicAcls",
+    "blockPublicPolicy",
+    "ignorePublicAcls",
+    "restrictPublicBuckets",
+)
 
 # ------------------------------------------------------------------ helpers
 
@@ -981,7 +1007,11 @@ def _tags(props: Mapping[str, Any], _name: str, fail: Fail, args: ResourceValida
 
 
 # Input that holds a resource's explicit physical name, per type (default "name").
-_PHYSICAL_NAME_KEYS: Final = {T_RDS_INSTANCE: "identifier", T_REDIS: "replicationGroupId"}
+_PHYSICAL_NAME_KEYS: Final = {
+    T_RDS_INSTANCE: "identifier",
+    T_REDIS: "replicationGroupId",
+    T_S3_BUCKET: "bucket",
+}
 # Names AWS mandates and scopes to a parent: the HTTP API's ``$default`` stage
 # (A12) is replaced only with its API, so the new one never meets the old one.
 _SCOPED_FIXED_NAMES: Final[Mapping[str, tuple[str, ...]]] = {T_API_STAGE: ("$default",)}
@@ -1044,6 +1074,67 @@ def _multi_az(view: StackView, fail: StackFail, _args: StackValidationArgs) -> N
                 resource,
                 f"spans {len(zones - {None})} availability zone(s)",
                 "give it subnets in at least 2 AZs (azCount >= 2)",
+            )
+
+
+@_stack_check
+def _proxy_multi_az(view: StackView, fail: StackFail, _args: StackValidationArgs) -> None:
+    """A13: the RDS Proxy spans the private subnets of at least 2 AZs (RDS requires it)."""
+    public = view.public_subnets()
+    for proxy in view.of_type(T_RDS_PROXY):
+        private_zones = {
+            subnet.props.get("availabilityZone")
+            for subnet in view.refs(proxy, "vpcSubnetIds", T_SUBNET)
+            if subnet.urn not in public
+        } - {None}
+        if len(private_zones) < 2:
+            fail(
+                proxy,
+                f"spans the private subnets of {len(private_zones)} availability zone(s)",
+                "give it the network's private subnets in at least 2 AZs",
+            )
+
+
+# Which service principal a role must trust, by the property that hands it to AWS.
+ROLE_USERS: Final[Mapping[tuple[str, str], str]] = {
+    (T_TASK_DEFINITION, "executionRoleArn"): "ecs-tasks.amazonaws.com",
+    (T_TASK_DEFINITION, "taskRoleArn"): "ecs-tasks.amazonaws.com",
+    (T_LAMBDA, "role"): "lambda.amazonaws.com",
+    (T_RDS_PROXY, "roleArn"): "rds.amazonaws.com",
+    (T_RDS_INSTANCE, "monitoringRoleArn"): RDS_MONITORING_PRINCIPAL,
+    ("aws:ec2/flowLog:FlowLog", "iamRoleArn"): "vpc-flow-logs.amazonaws.com",
+}
+
+
+@_stack_check
+def _role_trusts_its_user(view: StackView, fail: StackFail, _args: StackValidationArgs) -> None:
+    """B11: each role trusts exactly the service that assumes it, no other principal.
+
+    The per-role check only asks for an exact service name; a task role that
+    trusts ``ecs.amazonaws.com`` (the ECS service, not its tasks) passed it, and
+    ECS could then not assume the role for the task at all.
+    """
+    for role in view.of_type(T_ROLE):
+        expected = {
+            principal
+            for (user_type, key), principal in ROLE_USERS.items()
+            for user in view.referring(role, key, user_type)
+        }
+        if not expected:
+            continue
+        trusted = {
+            (kind, value)
+            for statement in _statements(role.props.get("assumeRolePolicy"))
+            if statement.get("Effect", "Allow") == "Allow"
+            for kind, value in _principals(statement.get("Principal"))
+        }
+        wanted = {("Service", principal) for principal in expected}
+        if trusted != wanted:
+            shown = ", ".join(sorted(f"{kind}:{value}" for kind, value in trusted)) or "nothing"
+            fail(
+                role,
+                f"trusts {shown}, but only {', '.join(sorted(expected))} assumes it",
+                f"trust exactly {', '.join(sorted(expected))} in its assume-role policy",
             )
 
 
@@ -1523,6 +1614,307 @@ def _private_egress(view: StackView, fail: StackFail, _args: StackValidationArgs
                 )
 
 
+# ------------------------------------------------------- B18-B20, C8: telemetry
+
+
+@_on(T_LOAD_BALANCER)
+def _alb_telemetry(
+    props: Mapping[str, Any], _name: str, fail: Fail, args: ResourceValidationArgs
+) -> None:
+    """B18: access logs go to a bucket; prod ALBs log and refuse deletion."""
+    logs = props.get("accessLogs") or {}
+    enabled = isinstance(logs, Mapping) and logs.get("enabled") is True
+    if enabled and not logs.get("bucket"):
+        fail("access logs are enabled without a bucket", "set access_logs.bucket to the log bucket")
+    if not is_production(args.get_config()):
+        return
+    if not enabled:
+        fail(
+            "prod load balancer without access logs (CKV_AWS_91)",
+            "set albAccessLogs: true (the stack's access-log bucket)",
+        )
+    if props.get("enableDeletionProtection") is not True:
+        fail(
+            "prod load balancer without deletion protection (CKV_AWS_150)",
+            "set albDeletionProtection: true",
+        )
+
+
+def _bucket_parts(view: StackView, bucket: PolicyResource, type_: str) -> list[PolicyResource]:
+    """The sub-resources of ``type_`` that configure ``bucket``."""
+    return view.referring(bucket, "bucket", type_)
+
+
+def _elb_principal(region: str) -> dict[str, str] | None:
+    from infra import elb_logs
+
+    try:
+        return elb_logs.log_delivery_principal(region)
+    except ValueError:
+        return None
+
+
+@_stack_check
+def _access_log_bucket(view: StackView, fail: StackFail, _args: StackValidationArgs) -> None:
+    """B18: the bucket an ALB logs to is private, SSE-S3, expiring, TLS-only, and admits
+    exactly the region's ELB log delivery on the load balancer's prefix."""
+    buckets = {str(b.props.get("bucket")): b for b in view.of_type(T_S3_BUCKET)}
+    for lb in view.of_type(T_LOAD_BALANCER):
+        logs = lb.props.get("accessLogs") or {}
+        if not isinstance(logs, Mapping) or logs.get("enabled") is not True:
+            continue
+        bucket = buckets.get(str(logs.get("bucket")))
+        if bucket is None:
+            fail(
+                lb,
+                "logs to a bucket this stack does not manage",
+                "log to the stack's access-log bucket (infra/components/access_logs.py)",
+            )
+            continue
+        blocks = _bucket_parts(view, bucket, T_S3_PUBLIC_ACCESS)
+        if not any(
+            all(block.props.get(f) is True for f in PUBLIC_ACCESS_FLAGS) for block in blocks
+        ):
+            fail(
+                bucket,
+                "public access is not fully blocked",
+                "add a BucketPublicAccessBlock with all four flags true",
+            )
+        algorithms = [
+            str((rule.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm"))
+            for config in _bucket_parts(view, bucket, T_S3_ENCRYPTION)
+            for rule in _as_list(config.props.get("rules"))
+            if isinstance(rule, Mapping)
+        ]
+        if algorithms != ["AES256"]:
+            fail(
+                bucket,
+                f"default encryption is {algorithms or 'not configured'} "
+                "(ALB log delivery supports SSE-S3 only)",
+                'set sse_algorithm="AES256"',
+            )
+        ownership = [
+            (o.props.get("rule") or {}).get("objectOwnership")
+            for o in _bucket_parts(view, bucket, T_S3_OWNERSHIP)
+        ]
+        if "BucketOwnerEnforced" not in ownership:
+            fail(
+                bucket,
+                "ACLs are not disabled",
+                'add BucketOwnershipControls with object_ownership="BucketOwnerEnforced"',
+            )
+        expiring = [
+            rule
+            for config in _bucket_parts(view, bucket, T_S3_LIFECYCLE)
+            for rule in _as_list(config.props.get("rules"))
+            if isinstance(rule, Mapping)
+            and rule.get("status") == "Enabled"
+            and (_number((rule.get("expiration") or {}).get("days")) or 0) > 0
+        ]
+        if not expiring:
+            fail(
+                bucket,
+                "logs never expire",
+                "add a lifecycle rule expiring objects after logRetentionDays",
+            )
+        _check_log_bucket_policy(view, lb, bucket, str(logs.get("prefix") or ""), fail)
+
+
+def _check_log_bucket_policy(
+    view: StackView, lb: PolicyResource, bucket: PolicyResource, prefix: str, fail: StackFail
+) -> None:
+    """B18: the bucket policy's allows and its TLS deny; the ALB waits for it."""
+    policies = _bucket_parts(view, bucket, T_S3_POLICY)
+    if not policies:
+        fail(bucket, "has no bucket policy", "attach the access-log bucket policy")
+        return
+    if not any(dep.urn in {p.urn for p in policies} for dep in lb.dependencies):
+        fail(
+            lb,
+            "does not depend on its log bucket's policy",
+            "depends_on the BucketPolicy (ELB checks it can write when logging is enabled)",
+        )
+    arn = str(lb.props.get("arn") or "")
+    parts = arn.split(":")
+    region, account = (parts[3], parts[4]) if len(parts) > 4 else ("", "")
+    principal = _elb_principal(region)
+    name = str(bucket.props.get("bucket"))
+    expected_resource = f"arn:aws:s3:::{name}/{prefix}/AWSLogs/{account}/*"
+    statements = [s for p in policies for s in _statements(p.props.get("policy"))]
+    allows = [s for s in statements if s.get("Effect") == "Allow"]
+    if not allows:
+        fail(bucket, "the bucket policy admits no log delivery", "allow the region's ELB account")
+    for allow in allows:
+        granted = dict(_principals(allow.get("Principal")))
+        if principal is None or granted != principal:
+            fail(
+                bucket,
+                f"the bucket policy admits {sorted(granted.items())}, not the region's ELB "
+                "log delivery",
+                "admit exactly infra.elb_logs.log_delivery_principal(region)",
+            )
+        if _as_list(allow.get("Action")) != ["s3:PutObject"]:
+            fail(bucket, "log delivery may do more than s3:PutObject", "allow s3:PutObject only")
+        if _as_list(allow.get("Resource")) != [expected_resource]:
+            fail(
+                bucket,
+                "log delivery may write outside the load balancer's prefix",
+                f"limit the resource to {expected_resource}",
+            )
+    tls = [
+        s
+        for s in statements
+        if s.get("Effect") == "Deny"
+        and str(((s.get("Condition") or {}).get("Bool") or {}).get("aws:SecureTransport"))
+        == "false"
+    ]
+    if not tls:
+        fail(
+            bucket,
+            "the bucket policy does not refuse requests without TLS",
+            "deny s3:* when aws:SecureTransport is false",
+        )
+
+
+@_on(T_RDS_INSTANCE)
+def _rds_telemetry(
+    props: Mapping[str, Any], _name: str, fail: Fail, args: ResourceValidationArgs
+) -> None:
+    """B20 (IAM database authentication) and, in prod, B19 (Performance Insights,
+    Enhanced Monitoring)."""
+    if props.get("iamDatabaseAuthenticationEnabled") is not True:
+        fail(
+            "IAM database authentication is off (CKV_AWS_161)",
+            "set iam_database_authentication_enabled=True",
+        )
+    interval = _number(props.get("monitoringInterval")) or 0
+    if interval > 0 and not props.get("monitoringRoleArn"):
+        fail("Enhanced Monitoring has no role", "set monitoring_role_arn")
+    if not is_production(args.get_config()):
+        return
+    if props.get("performanceInsightsEnabled") is not True:
+        fail(
+            "prod database without Performance Insights (CKV_AWS_353)",
+            "set dbPerformanceInsights: true",
+        )
+    elif (
+        _number(props.get("performanceInsightsRetentionPeriod")) or 0
+    ) < PROD_MIN_PERFORMANCE_INSIGHTS_DAYS:
+        fail(
+            "Performance Insights keeps less than 7 days",
+            f"set performance_insights_retention_period={PROD_MIN_PERFORMANCE_INSIGHTS_DAYS}",
+        )
+    if interval <= 0:
+        fail(
+            "prod database without Enhanced Monitoring (CKV_AWS_118)",
+            "set dbMonitoringIntervalSeconds: 60",
+        )
+
+
+@_on(T_RDS_PARAMETER_GROUP)
+def _rds_logging(
+    props: Mapping[str, Any], _name: str, fail: Fail, args: ResourceValidationArgs
+) -> None:
+    """B19: PostgreSQL logs slow statements, DDL and lock waits (CKV2_AWS_30)."""
+    if not str(props.get("family") or "").startswith("postgres"):
+        return
+    values = {
+        str(item.get("name")): str(item.get("value"))
+        for item in _as_list(props.get("parameters"))
+        if isinstance(item, Mapping)
+    }
+    duration = _number(values.get("log_min_duration_statement"))
+    if duration is None or duration < 0:
+        fail(
+            "slow statements are not logged (log_min_duration_statement unset or -1)",
+            "set dbLogMinDurationMs (log_min_duration_statement) to 0 or more",
+        )
+    elif is_production(args.get_config()) and duration > PROD_MAX_LOG_MIN_DURATION_MS:
+        fail(
+            f"prod logs only statements slower than {duration:g} ms",
+            f"set dbLogMinDurationMs: {PROD_MAX_LOG_MIN_DURATION_MS} or less",
+        )
+    if values.get("log_statement") not in LOGGED_STATEMENT_CLASSES:
+        fail(
+            f"log_statement is {values.get('log_statement')!r}",
+            'set log_statement = "ddl" (schema changes are logged)',
+        )
+    if values.get("log_lock_waits") != "1":
+        fail("lock waits are not logged", 'set log_lock_waits = "1"')
+
+
+@_stack_check
+def _rds_monitoring_role(view: StackView, fail: StackFail, _args: StackValidationArgs) -> None:
+    """B19: Enhanced Monitoring's role trusts exactly RDS monitoring, with AWS's policy."""
+    for instance in view.of_type(T_RDS_INSTANCE):
+        if (_number(instance.props.get("monitoringInterval")) or 0) <= 0:
+            continue
+        roles = view.refs(instance, "monitoringRoleArn", T_ROLE)
+        if not roles:
+            fail(
+                instance,
+                "Enhanced Monitoring uses a role this stack does not manage",
+                "create the monitoring role in the Database component",
+            )
+        for role in roles:
+            trusted = {
+                value
+                for statement in _statements(role.props.get("assumeRolePolicy"))
+                for kind, value in _principals(statement.get("Principal"))
+            }
+            if trusted != {RDS_MONITORING_PRINCIPAL}:
+                fail(
+                    role,
+                    f"the monitoring role trusts {sorted(trusted)}",
+                    f"trust {RDS_MONITORING_PRINCIPAL} only",
+                )
+            attached = {
+                str(a.props.get("policyArn"))
+                for a in view.referring(role, "role", T_ROLE_ATTACHMENT)
+            }
+            if RDS_MONITORING_MANAGED_POLICY not in attached:
+                fail(
+                    role,
+                    "the monitoring role lacks AmazonRDSEnhancedMonitoringRole",
+                    f"attach {RDS_MONITORING_MANAGED_POLICY}",
+                )
+
+
+@_stack_check
+def _proxy_secret_follows_password(
+    view: StackView, fail: StackFail, _args: StackValidationArgs
+) -> None:
+    """C8: the proxy's Secrets Manager secret is written from the same generated
+    password as the database, so a revision bump rotates both in one deploy, and
+    no Secrets Manager rotation changes it behind the program's back."""
+    passwords = {
+        dep.urn
+        for instance in view.of_type(T_RDS_INSTANCE)
+        for dep in view.refs(instance, "password", T_RANDOM_PASSWORD)
+    }
+    for proxy in view.of_type(T_RDS_PROXY):
+        for secret in view.refs(proxy, "auths", T_SECRET):
+            versions = view.referring(secret, "secretId", T_SECRET_VERSION)
+            sources = {
+                dep.urn
+                for version in versions
+                for dep in view.refs(version, "secretString", T_RANDOM_PASSWORD)
+            }
+            if not versions or not sources or not sources <= passwords:
+                fail(
+                    secret,
+                    "the proxy's secret is not written from the database's generated password",
+                    "set its SecretVersion from the same RandomPassword as the RDS instance "
+                    "(databasePasswordRevision rotates both)",
+                )
+            for rotation in view.referring(secret, "secretId", T_SECRET_ROTATION):
+                fail(
+                    rotation,
+                    "rotates the proxy's secret apart from the database password in state",
+                    "rotate with databasePasswordRevision instead (docs/runbook.md)",
+                )
+
+
 # ------------------------------------------------------------------ registry
 
 
@@ -1675,6 +2067,18 @@ SPECS: Final[tuple[PolicySpec, ...]] = (
         _allowed_accounts,
     ),
     _stack(
+        "proxy-multi-az",
+        "The RDS Proxy spans the private subnets of at least 2 AZs.",
+        "A13",
+        _proxy_multi_az,
+    ),
+    _stack(
+        "role-trusts-its-user",
+        "Each role trusts exactly the service principal that assumes it.",
+        "B11",
+        _role_trusts_its_user,
+    ),
+    _stack(
         "multi-az-placement", "ALB and data subnet groups span at least 2 AZs.", "A1", _multi_az
     ),
     _stack(
@@ -1763,6 +2167,42 @@ SPECS: Final[tuple[PolicySpec, ...]] = (
         "Private workloads reach ECR, logs and SSM through NAT or VPC endpoints.",
         "A7",
         _private_egress,
+    ),
+    _resource(
+        "alb-telemetry",
+        "ALB access logs name a bucket; prod: access logs on and deletion protection.",
+        "B18",
+        _alb_telemetry,
+    ),
+    _stack(
+        "access-log-bucket",
+        "The ALB's log bucket: private, SSE-S3, expiring, TLS-only, ELB delivery on its prefix.",
+        "B18",
+        _access_log_bucket,
+    ),
+    _resource(
+        "rds-telemetry",
+        "RDS: IAM database authentication; prod: Performance Insights, Enhanced Monitoring.",
+        "B19 B20",
+        _rds_telemetry,
+    ),
+    _resource(
+        "rds-parameter-group-logging",
+        "PostgreSQL logs slow statements, DDL and lock waits (prod: 1 s or faster).",
+        "B19",
+        _rds_logging,
+    ),
+    _stack(
+        "rds-monitoring-role",
+        "Enhanced Monitoring's role trusts monitoring.rds only, with AWS's managed policy.",
+        "B19",
+        _rds_monitoring_role,
+    ),
+    _stack(
+        "proxy-secret-follows-password",
+        "The proxy's secret is written from the database's generated password; no rotation.",
+        "C8",
+        _proxy_secret_follows_password,
     ),
 )
 

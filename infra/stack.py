@@ -13,6 +13,7 @@ from typing import Any
 import pulumi
 
 from infra.components import physical_name
+from infra.components.access_logs import AccessLogBucket, AccessLogBucketArgs
 from infra.components.cache import Cache, CacheArgs
 from infra.components.database import Database, DatabaseArgs
 from infra.components.domain import (
@@ -50,10 +51,12 @@ class SharedLayers:
     secrets: Secrets
     database: Database
     cache: Cache
+    access_logs: AccessLogBucket | None = None
+    """The ALB access-log bucket (``albAccessLogs``), in both shapes (INVARIANT C1)."""
 
 
 def build_shared(cfg: StackConfig) -> SharedLayers:
-    """Network, registry, secrets, database and cache for ``cfg``."""
+    """Network, registry, secrets, database, cache and access-log bucket for ``cfg``."""
     network = Network(
         "network",
         NetworkArgs(
@@ -103,6 +106,9 @@ def build_shared(cfg: StackConfig) -> SharedLayers:
             log_exports=cfg.is_prod,
             log_retention_days=cfg.log_retention_days,
             protect=cfg.protect_data,
+            performance_insights=cfg.db_performance_insights,
+            monitoring_interval_seconds=cfg.db_monitoring_interval_seconds,
+            log_min_duration_ms=cfg.db_log_min_duration_ms,
         ),
     )
     cache = Cache(
@@ -124,7 +130,21 @@ def build_shared(cfg: StackConfig) -> SharedLayers:
             else None,
         ),
     )
-    return SharedLayers(network, registry, secrets, database, cache)
+    # Independent of the compute shape (the Lambda shape writes nothing to it), so
+    # a switch neither deletes it nor has to empty it first (INVARIANT C1).
+    access_logs = (
+        AccessLogBucket(
+            "access-logs",
+            AccessLogBucketArgs(
+                region=cfg.region,
+                retention_days=cfg.log_retention_days,
+                force_destroy=not cfg.is_prod,
+            ),
+        )
+        if cfg.alb_access_logs
+        else None
+    )
+    return SharedLayers(network, registry, secrets, database, cache, access_logs)
 
 
 def thresholds(cfg: StackConfig) -> Thresholds:
@@ -225,6 +245,8 @@ def build(cfg: StackConfig) -> Exports:
     exports.update(compute.exports)
     if domain is not None:
         exports["url"] = pulumi.Output.from_input(f"https://{domain.domain_name}")
+    if shared.access_logs is not None:
+        exports["accessLogBucket"] = shared.access_logs.bucket_name
     exports["alarmTopicArn"] = monitoring.topic_arn
     exports["dashboardName"] = dashboard.dashboard_name
     return exports

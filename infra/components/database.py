@@ -1,4 +1,11 @@
-"""Database: RDS PostgreSQL in the private subnets, TLS forced, encrypted, backed up."""
+"""Database: RDS PostgreSQL in the private subnets, TLS forced, encrypted, backed up.
+
+Telemetry (INVARIANT B19): slow statements, DDL and lock waits are logged by
+the parameter group (and exported to CloudWatch Logs with retention in
+prod); Performance Insights and Enhanced Monitoring follow their config keys.
+IAM database authentication is enabled (INVARIANT B20) next to the password,
+which the service still uses (docs/policies.md says why).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra import iam
 from infra.components import physical_name, type_token
 
 DATABASE_NAME = "app"
@@ -15,6 +23,18 @@ DATABASE_USER = "app"
 DATABASE_PORT = 5432
 # PostgreSQL logs RDS can publish to CloudWatch Logs.
 LOG_EXPORTS: tuple[str, ...] = ("postgresql", "upgrade")
+# Performance Insights' free tier keeps 7 days.
+PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7
+MONITORING_PRINCIPAL = "monitoring.rds.amazonaws.com"
+MONITORING_MANAGED_POLICY_ARN = (
+    "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+)
+# The IAM path of the monitoring role: the deploy role may pass roles on this
+# path only to RDS (bootstrap/documents.py).
+MONITORING_ROLE_PATH = "/fastapi-on-aws/rds-monitoring/"
+# Statement logging beyond slow queries: schema changes only (``mod``/``all``
+# would log every write's parameters, personal data included).
+LOG_STATEMENT = "ddl"
 
 
 @dataclass(frozen=True)
@@ -36,6 +56,28 @@ class DatabaseArgs:
     log_exports: bool
     log_retention_days: int
     protect: bool
+    performance_insights: bool = False
+    monitoring_interval_seconds: int = 0
+    """Enhanced Monitoring interval; 0 turns it (and its role) off."""
+    log_min_duration_ms: int = 1000
+    """``log_min_duration_statement``: statements slower than this are logged (-1: off)."""
+
+
+def parameters(log_min_duration_ms: int) -> list[dict[str, str]]:
+    """The PostgreSQL parameters of the stack's group: TLS forced, slow queries logged.
+
+    All are dynamic, so ``immediate`` applies them without a reboot.
+    """
+    return [
+        {"name": "rds.force_ssl", "value": "1", "apply_method": "immediate"},
+        {
+            "name": "log_min_duration_statement",
+            "value": str(log_min_duration_ms),
+            "apply_method": "immediate",
+        },
+        {"name": "log_statement", "value": LOG_STATEMENT, "apply_method": "immediate"},
+        {"name": "log_lock_waits", "value": "1", "apply_method": "immediate"},
+    ]
 
 
 class Database(pulumi.ComponentResource):
@@ -70,11 +112,12 @@ class Database(pulumi.ComponentResource):
         parameter_group = aws.rds.ParameterGroup(
             f"{name}-params",
             family=f"postgres{major}",
+            # The description is immutable (a change would replace the group and
+            # reboot the instance onto it), so it stays as first deployed.
             description="fastapi-on-aws PostgreSQL: TLS required",
             parameters=[
-                aws.rds.ParameterGroupParameterArgs(
-                    name="rds.force_ssl", value="1", apply_method="immediate"
-                )
+                aws.rds.ParameterGroupParameterArgs(**parameter)
+                for parameter in parameters(args.log_min_duration_ms)
             ],
             opts=child,
         )
@@ -99,6 +142,26 @@ class Database(pulumi.ComponentResource):
             )
             for log in (LOG_EXPORTS if args.log_exports else ())
         ]
+
+        monitoring_role_arn: pulumi.Output[str] | None = None
+        monitoring_ready: list[pulumi.Resource] = []
+        if args.monitoring_interval_seconds > 0:
+            monitoring_role = aws.iam.Role(
+                f"{name}-monitoring-role",
+                description="RDS Enhanced Monitoring: publish OS metrics to CloudWatch Logs",
+                path=MONITORING_ROLE_PATH,
+                assume_role_policy=iam.to_json(iam.assume_role_policy(MONITORING_PRINCIPAL)),
+                opts=child,
+            )
+            monitoring_ready.append(
+                aws.iam.RolePolicyAttachment(
+                    f"{name}-monitoring-managed",
+                    role=monitoring_role.name,
+                    policy_arn=MONITORING_MANAGED_POLICY_ARN,
+                    opts=child,
+                )
+            )
+            monitoring_role_arn = monitoring_role.arn
 
         instance = aws.rds.Instance(
             f"{name}-instance",
@@ -131,13 +194,23 @@ class Database(pulumi.ComponentResource):
                 None if args.skip_final_snapshot else f"{self.identifier}-final"
             ),
             enabled_cloudwatch_logs_exports=list(LOG_EXPORTS) if args.log_exports else None,
+            # Token sign-in is possible for roles granted rds_iam; the app user
+            # keeps its password (INVARIANT B20, docs/policies.md).
+            iam_database_authentication_enabled=True,
+            performance_insights_enabled=args.performance_insights,
+            performance_insights_retention_period=(
+                PERFORMANCE_INSIGHTS_RETENTION_DAYS if args.performance_insights else None
+            ),
+            monitoring_interval=args.monitoring_interval_seconds,
+            monitoring_role_arn=monitoring_role_arn,
             opts=pulumi.ResourceOptions(
                 parent=self,
                 protect=args.protect,
                 # The identifier is explicit, so a replacement must free it first
                 # (INVARIANT C2); protect and deletion protection guard prod.
                 delete_before_replace=True,
-                depends_on=list(log_groups),
+                # RDS checks the monitoring role can publish when it is passed.
+                depends_on=[*log_groups, *monitoring_ready],
             ),
         )
         self.address = instance.address

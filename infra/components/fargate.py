@@ -25,6 +25,7 @@ from infra import iam
 from infra import observability as obs
 from infra import task_definition as td
 from infra.components import physical_name, type_token
+from infra.components.access_logs import AccessLogBucket
 from infra.components.domain import AliasTarget
 from infra.components.monitoring import AlarmSet, ComputeOperations, ComputeResult, create_alarms
 from infra.config import StackConfig
@@ -75,6 +76,8 @@ class FargateSettings:
     tags: Mapping[str, str] = field(default_factory=dict)
     domain_name: str = ""
     """Custom domain: its managed certificate serves HTTPS when no certificateArn is set."""
+    deletion_protection: bool = False
+    """ALB deletion protection (``albDeletionProtection``, INVARIANT B18)."""
 
     def __post_init__(self) -> None:
         """Refuse combinations the listener or the cluster cannot honour."""
@@ -114,6 +117,7 @@ class FargateSettings:
             cache_ttl_seconds=cfg.cache_ttl_seconds,
             tags=cfg.tags,
             domain_name=cfg.domain_name,
+            deletion_protection=cfg.alb_deletion_protection,
         )
 
     @property
@@ -144,6 +148,8 @@ class FargateServiceArgs:
     """The secrets' SSM versions (``CONFIG_REVISION``): a rotation rolls the tasks."""
     kms_key_arns: Sequence[pulumi.Input[str]] = ()
     """Customer-managed KMS keys encrypting the parameters (none: the aws/ssm key)."""
+    access_logs: AccessLogBucket | None = None
+    """The shared bucket the ALB writes its access logs to (none: no access logs)."""
 
 
 class FargateService(pulumi.ComponentResource):
@@ -319,6 +325,7 @@ class FargateService(pulumi.ComponentResource):
             )
 
         # --- load balancer -----------------------------------------------------------------
+        access_logs = args.access_logs
         alb = aws.lb.LoadBalancer(
             f"{name}-alb",
             load_balancer_type="application",
@@ -327,8 +334,21 @@ class FargateService(pulumi.ComponentResource):
             security_groups=[alb_sg.id],
             drop_invalid_header_fields=True,
             desync_mitigation_mode="defensive",
+            # prod: a stray `pulumi destroy` or console click cannot drop the
+            # entry point; a switch or teardown lifts it first (docs/switch-compute.md).
+            enable_deletion_protection=settings.deletion_protection,
+            access_logs=None
+            if access_logs is None
+            else aws.lb.LoadBalancerAccessLogsArgs(
+                bucket=access_logs.bucket_name, prefix=access_logs.prefix, enabled=True
+            ),
             tags=tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # ELB writes a test object when logging is turned on: the
+                # bucket policy must already admit it (INVARIANT B18).
+                depends_on=[] if access_logs is None else list(access_logs.ready),
+            ),
         )
         target_group = aws.lb.TargetGroup(
             f"{name}-tg",
@@ -642,6 +662,7 @@ def build_fargate(
             cache_security_group_id=shared.cache.security_group_id,
             operations=operations,
             config_revision=shared.secrets.config_revision,
+            access_logs=shared.access_logs,
         ),
     )
     exports: dict[str, pulumi.Output[Any]] = {

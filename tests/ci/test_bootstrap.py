@@ -290,7 +290,9 @@ def test_pulumi_cloud_backend_and_existing_provider_create_neither(mocks: Record
     (role,) = _by_type(mocks, "aws:iam/role:Role").values()
     assert_github_trust(json.loads(role["assumeRolePolicy"]), f"repo:{REPO}:environment:production")
     (permissions,) = _by_type(mocks, "aws:iam/rolePolicy:RolePolicy").values()
-    assert "s3:::" not in permissions["policy"], "no state bucket access without a bucket"
+    # The only S3 grant left is the one on the stacks' ALB log buckets.
+    state_access = permissions["policy"].replace(f"arn:aws:s3:::{documents.LOG_BUCKET_PREFIX}", "")
+    assert "s3:::" not in state_access, "no state bucket access without a bucket"
 
 
 @pulumi.runtime.test
@@ -399,6 +401,18 @@ _BOTOCORE_SERVICE = {
 _NON_API_PERMISSIONS = {
     "iam:PassRole",
     "s3:ListBucket",
+    # S3 permissions named differently from their API operations (ListObjectVersions,
+    # Get/PutBucketAccelerateConfiguration, ...Encryption, ...Lifecycle..., ...Replication,
+    # PutPublicAccessBlock).
+    "s3:ListBucketVersions",
+    "s3:DeleteObjectVersion",
+    "s3:GetAccelerateConfiguration",
+    "s3:GetEncryptionConfiguration",
+    "s3:GetLifecycleConfiguration",
+    "s3:GetReplicationConfiguration",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutEncryptionConfiguration",
+    "s3:PutLifecycleConfiguration",
     "lambda:InvokeFunction",
     "apigateway:GET",
     "apigateway:POST",
@@ -580,6 +594,25 @@ _MODULE_ACTIONS: dict[str, tuple[str, ...]] = {
         "rds:DescribeDBProxies",
         "rds:RegisterDBProxyTargets",
         "rds:DeregisterDBProxyTargets",
+    ),
+    # The ALB access-log bucket and its configuration resources (B18).
+    "aws:s3": (
+        "s3:CreateBucket",
+        "s3:DeleteBucket",
+        "s3:ListBucket",
+        "s3:GetBucketPolicy",
+        "s3:PutBucketPolicy",
+        "s3:DeleteBucketPolicy",
+        "s3:PutBucketPublicAccessBlock",
+        "s3:GetBucketPublicAccessBlock",
+        "s3:PutEncryptionConfiguration",
+        "s3:GetEncryptionConfiguration",
+        "s3:PutLifecycleConfiguration",
+        "s3:GetLifecycleConfiguration",
+        "s3:PutBucketOwnershipControls",
+        "s3:GetBucketOwnershipControls",
+        "s3:PutBucketTagging",
+        "s3:GetBucketTagging",
     ),
     "aws:route53": (
         "route53:ChangeResourceRecordSets",
@@ -1087,6 +1120,7 @@ _MODULE_SERVICE_LINKED_ROLES: dict[str, dict[str, str]] = {
     "aws:kms": {},
     "aws:lambda": {},
     "aws:route53": {},
+    "aws:s3": {},
     "aws:secretsmanager": {},
     "aws:sns": {},
     "aws:ssm": {},

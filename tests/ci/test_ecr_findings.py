@@ -81,3 +81,46 @@ def test_an_allowlisted_critical_finding_passes() -> None:
 
 def test_an_incomplete_scan_is_an_error_not_a_pass(tmp_path: Path) -> None:
     assert _run(tmp_path, _response(status="FAILED")) == 2
+
+
+def test_each_up_job_judges_the_scan_of_the_image_it_deployed() -> None:
+    """deploy.yml: after up (and its smoke test), wait for ECR's scan and judge it.
+
+    In up-dev it is a step of the job up-prod needs, so a CRITICAL finding keeps
+    the release out of prod. The image comes from the up step's outputs through
+    env, never an expression inside `run:`.
+    """
+    from tests.ci.test_workflows import DEPLOY, jobs
+
+    workflow = jobs(DEPLOY)
+    assert "up-dev" in workflow["up-prod"]["needs"]
+    for name in ("up-dev", "up-prod"):
+        steps = workflow[name]["steps"]
+        up_at = next(i for i, s in enumerate(steps) if s.get("id") == "up")
+        smoke_at = next(i for i, s in enumerate(steps) if "smoke" in str(s.get("name", "")))
+        (scan_at,) = [i for i, s in enumerate(steps) if "scripts.ecr_findings" in str(s.get("run"))]
+        assert up_at < smoke_at < scan_at, name
+        step = steps[scan_at]
+        assert step["env"]["IMAGE_REF"] == "${{ steps.up.outputs.imageRef }}"
+        run = str(step["run"])
+        assert "${{" not in run
+        assert "aws ecr wait image-scan-complete" in run
+        assert "aws ecr describe-image-scan-findings" in run
+
+
+def test_the_deploy_role_may_read_scan_findings() -> None:
+    """ecr:DescribeImageScanFindings (the waiter calls it too) on the stack's repository."""
+    from bootstrap.documents import deploy_role_policy
+    from tests.ci.test_bootstrap import (
+        ACCOUNT,
+        STATE_BUCKET_ARN,
+        STATE_KEY_ARN,
+        Request,
+        evaluate,
+    )
+
+    document = deploy_role_policy(
+        account_id=ACCOUNT, state_bucket_arn=STATE_BUCKET_ARN, state_key_arn=STATE_KEY_ARN
+    )
+    repository = f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/registry-repository-abc1234"
+    assert evaluate(Request("ecr:DescribeImageScanFindings", repository), document) == "Allow"

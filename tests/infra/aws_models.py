@@ -116,8 +116,11 @@ def _strings(value: Any) -> list[str] | None:
     return None
 
 
-def _statement_errors(statement: Any, where: str, *, trust: bool) -> list[str]:
-    """Grammar errors in one statement; ``trust`` statements need a Principal."""
+def _statement_errors(
+    statement: Any, where: str, *, trust: bool, resource_policy: bool = False
+) -> list[str]:
+    """Grammar errors in one statement; ``trust`` and ``resource_policy`` (a bucket
+    policy's) statements need a Principal."""
     if not isinstance(statement, Mapping):
         return [f"{where}: a statement must be an object"]
     errors = [f"{where}: unknown key {key!r}" for key in statement if key not in _STATEMENT_KEYS]
@@ -147,8 +150,10 @@ def _statement_errors(statement: Any, where: str, *, trust: bool) -> list[str]:
         if "Resource" in statement or "NotResource" in statement:
             errors.append(f"{where}: a trust policy statement takes no Resource")
     else:
-        if has_principal:
+        if has_principal and not resource_policy:
             errors.append(f"{where}: an identity policy takes no Principal")
+        if resource_policy and not has_principal:
+            errors.append(f"{where}: a resource policy statement needs a Principal")
         if ("Resource" in statement) == ("NotResource" in statement):
             errors.append(f"{where}: exactly one of Resource/NotResource is required")
         for key in ("Resource", "NotResource"):
@@ -167,8 +172,11 @@ def _statement_errors(statement: Any, where: str, *, trust: bool) -> list[str]:
     return errors
 
 
-def policy_document_errors(document: Any, *, trust: bool = False) -> list[str]:
-    """Every structural problem in an IAM policy (``trust=True``: a role trust policy)."""
+def policy_document_errors(
+    document: Any, *, trust: bool = False, resource_policy: bool = False
+) -> list[str]:
+    """Every structural problem in an IAM policy (``trust=True``: a role trust policy;
+    ``resource_policy=True``: a resource's own policy, such as a bucket policy)."""
     if not isinstance(document, Mapping):
         return ["the policy must be a JSON object"]
     errors = [f"unknown top-level key {key!r}" for key in document if key not in _TOP_LEVEL]
@@ -180,17 +188,21 @@ def policy_document_errors(document: Any, *, trust: bool = False) -> list[str]:
     if not isinstance(statements, list) or not statements:
         return [*errors, "Statement must be a non-empty list"]
     for index, statement in enumerate(statements):
-        errors += _statement_errors(statement, f"Statement[{index}]", trust=trust)
+        errors += _statement_errors(
+            statement, f"Statement[{index}]", trust=trust, resource_policy=resource_policy
+        )
     size = len(re.sub(r"\s", "", json.dumps(document)))
     if size > _MAX_POLICY_CHARS:
         errors.append(f"the policy is {size} characters, IAM allows {_MAX_POLICY_CHARS}")
     return errors
 
 
-def assert_valid_policy(document: Any, *, trust: bool = False) -> None:
+def assert_valid_policy(
+    document: Any, *, trust: bool = False, resource_policy: bool = False
+) -> None:
     """Fail with every problem listed when ``document`` is not a valid IAM policy."""
-    errors = policy_document_errors(document, trust=trust)
-    kind = "trust policy" if trust else "policy"
+    errors = policy_document_errors(document, trust=trust, resource_policy=resource_policy)
+    kind = "trust policy" if trust else "resource policy" if resource_policy else "policy"
     assert not errors, f"invalid IAM {kind}:\n" + "\n".join(errors)
 
 

@@ -159,3 +159,45 @@ def test_c4_cache_final_snapshot_name_is_valid_for_any_stack_name() -> None:
     name = result.one(REPLICATION_GROUP).inputs["finalSnapshotIdentifier"]
     assert name == "fastapi-on-aws-prod-eu-2-redis-final"
     assert re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", name)
+
+
+def test_b20_iam_database_auth_on_the_instance_but_the_proxy_keeps_its_secret(
+    variant: StackResult,
+) -> None:
+    """B20: IAM authentication is enabled on the instance in both shapes; the Lambda
+    shape's proxy still signs in with the Secrets Manager password and does not
+    require IAM, because the service connects with a password (docs/policies.md)."""
+    assert variant.one(INSTANCE).inputs["iamDatabaseAuthenticationEnabled"] is True
+    for proxy in variant.find("aws:rds/proxy:Proxy"):
+        (auth,) = proxy.inputs["auths"]
+        assert (auth["authScheme"], auth["iamAuth"]) == ("SECRETS", "DISABLED")
+    if variant.find("aws:lambda/function:Function"):
+        assert variant.find("aws:rds/proxy:Proxy")
+
+
+def _proxy_password(result: StackResult) -> str:
+    import json
+
+    version = result.one("aws:secretsmanager/secretVersion:SecretVersion")
+    return str(json.loads(version.inputs["secretString"])["password"])
+
+
+def test_c8_proxy_secret_rotates_with_the_database_password(build_stack: BuildStack) -> None:
+    """C8: bumping databasePasswordRevision writes the new password to the instance and
+    to the proxy's secret in the same deploy (an update of each, same URNs), and no
+    Secrets Manager rotation exists that could change it apart from the program."""
+    before = build_stack("prod", "lambda")
+    after = build_stack("prod", "lambda", databasePasswordRevision=2)
+    assert _proxy_password(before) == before.one(INSTANCE).inputs["password"]
+    assert _proxy_password(after) == after.one(INSTANCE).inputs["password"]
+    assert _proxy_password(after) != _proxy_password(before)
+    for token in ("aws:secretsmanager/secretVersion:SecretVersion", INSTANCE):
+        assert before.one(token).urn == after.one(token).urn
+    assert (
+        "secretString"
+        not in after.one("aws:secretsmanager/secretVersion:SecretVersion").replace_on_changes
+    )
+    for stack in ("dev", "prod"):
+        assert not build_stack(stack, "lambda").find(
+            "aws:secretsmanager/secretRotation:SecretRotation"
+        )

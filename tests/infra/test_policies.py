@@ -284,6 +284,39 @@ def _both(*steps: Callable[[Any], None]) -> Callable[[Any], None]:
     return mutate
 
 
+def _parameter(name: str, value: object) -> Callable[[Props], None]:
+    """Set (or, with ``_DELETE``, drop) one parameter of a parameter group's inputs."""
+
+    def mutate(props: Props) -> None:
+        kept = [item for item in props["parameters"] if item["name"] != name]
+        if value is not _DELETE:
+            kept.append({"name": name, "value": value, "applyMethod": "immediate"})
+        props["parameters"] = kept
+
+    return mutate
+
+
+def _bucket_policy(change: Callable[[list[dict[str, Any]]], None]) -> Callable[[Any], None]:
+    """A stack-policy mutation that edits the statements of a bucket policy's outputs."""
+
+    def mutate(resource: PolicyResource) -> None:
+        props: Any = resource.props
+        document = json.loads(props["policy"])
+        change(document["Statement"])
+        props["policy"] = json.dumps(document)
+
+    return mutate
+
+
+def _allow(statements: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(item for item in statements if item["Effect"] == "Allow")
+
+
+LB = policies.T_LOAD_BALANCER
+BUCKET = "access-logs-bucket"
+MONITORING_ROLE = "database-monitoring-role"
+
+
 DF, PF, DL, PL = ("dev", "fargate"), ("prod", "fargate"), ("dev", "lambda"), ("prod", "lambda")
 TG, TD, SVC = policies.T_TARGET_GROUP, policies.T_TASK_DEFINITION, policies.T_ECS_SERVICE
 FN, RDS, REDIS = policies.T_LAMBDA, policies.T_RDS_INSTANCE, policies.T_REDIS
@@ -1075,6 +1108,38 @@ BAD: tuple[Bad, ...] = (
         reports="app-function-role",
     ),
     Bad(
+        "role-trusts-its-user",
+        PF,
+        policies.T_ROLE,
+        "app-task-role",
+        lambda r: _trust(r, "ecs.amazonaws.com"),
+        ("only ecs-tasks.amazonaws.com assumes it",),
+    ),
+    Bad(
+        "role-trusts-its-user",
+        PL,
+        policies.T_ROLE,
+        "app-function-role",
+        lambda r: _trust(r, "lambda.amazonaws.com", "edgelambda.amazonaws.com"),
+        ("edgelambda.amazonaws.com",),
+    ),
+    Bad(
+        "role-trusts-its-user",
+        PL,
+        policies.T_ROLE,
+        "app-proxy-role",
+        lambda r: _trust(r, "rds-db.amazonaws.com"),
+        ("only rds.amazonaws.com assumes it",),
+    ),
+    Bad(
+        "proxy-multi-az",
+        PL,
+        policies.T_RDS_PROXY,
+        "proxy",
+        lambda r: _keep_one_subnet(r, "vpcSubnetIds"),
+        ("1 availability zone",),
+    ),
+    Bad(
         "api-invokes-serving-function",
         PL,
         policies.T_LAMBDA_PERMISSION,
@@ -1114,6 +1179,206 @@ BAD: tuple[Bad, ...] = (
         lambda r: _swap_subnets(r, "vpcConfig"),
         ("NAT gateway",),
     ),
+    # --- B18: ALB access logs and deletion protection -----------------------------------
+    Bad("alb-telemetry", PF, LB, "alb", _set("enableDeletionProtection", False), ("CKV_AWS_150",)),
+    Bad("alb-telemetry", PF, LB, "alb", _set("accessLogs", _DELETE), ("CKV_AWS_91",)),
+    Bad("alb-telemetry", DF, LB, "alb", _set("accessLogs", {"enabled": True}), ("a bucket",)),
+    Bad(
+        "access-log-bucket",
+        PF,
+        policies.T_S3_PUBLIC_ACCESS,
+        "public-access",
+        _props(lambda p: p.update(restrictPublicBuckets=False)),
+        ("public access",),
+        reports=BUCKET,
+    ),
+    Bad(
+        "access-log-bucket",
+        PF,
+        policies.T_S3_ENCRYPTION,
+        "encryption",
+        _props(
+            lambda p: p["rules"][0]["applyServerSideEncryptionByDefault"].update(
+                sseAlgorithm="aws:kms"
+            )
+        ),
+        ("SSE-S3 only",),
+        reports=BUCKET,
+    ),
+    Bad(
+        "access-log-bucket",
+        PF,
+        policies.T_S3_OWNERSHIP,
+        "ownership",
+        _props(lambda p: p["rule"].update(objectOwnership="ObjectWriter")),
+        ("ACLs",),
+        reports=BUCKET,
+    ),
+    Bad(
+        "access-log-bucket",
+        PF,
+        policies.T_S3_LIFECYCLE,
+        "lifecycle",
+        _props(lambda p: p["rules"][0].update(status="Disabled")),
+        ("never expire",),
+        reports=BUCKET,
+    ),
+    Bad(
+        "access-log-bucket",
+        PF,
+        policies.T_S3_POLICY,
+        "policy",
+        _bucket_policy(lambda st: _allow(st).update(Principal={"AWS": "*"})),
+        ("not the region's ELB",),
+        reports=BUCKET,
+    ),
+    Bad(
+        "access-log-bucket",
+        PF,
+        policies.T_S3_POLICY,
+        "policy",
+        _bucket_policy(
+            lambda st: _allow(st).update(Resource=_allow(st)["Resource"].split("/")[0] + "/*")
+        ),
+        ("outside the load balancer's prefix",),
+        reports=BUCKET,
+    ),
+    Bad(
+        "access-log-bucket",
+        PF,
+        policies.T_S3_POLICY,
+        "policy",
+        _bucket_policy(lambda st: st.__setitem__(slice(None), [_allow(st)])),
+        ("without TLS",),
+        reports=BUCKET,
+    ),
+    Bad(
+        "access-log-bucket",
+        PF,
+        LB,
+        "alb",
+        _drop_dependency(policies.T_S3_POLICY),
+        ("depend on its log bucket's policy",),
+    ),
+    # --- B19/B20: RDS telemetry and IAM authentication ----------------------------------
+    Bad(
+        "rds-telemetry",
+        DL,
+        RDS,
+        "instance",
+        _set("iamDatabaseAuthenticationEnabled", False),
+        ("CKV_AWS_161",),
+    ),
+    Bad(
+        "rds-telemetry",
+        PF,
+        RDS,
+        "instance",
+        _set("performanceInsightsEnabled", False),
+        ("CKV_AWS_353",),
+    ),
+    Bad(
+        "rds-telemetry",
+        PF,
+        RDS,
+        "instance",
+        _set("performanceInsightsRetentionPeriod", 0),
+        ("less than 7 days",),
+    ),
+    Bad("rds-telemetry", PL, RDS, "instance", _set("monitoringInterval", 0), ("CKV_AWS_118",)),
+    Bad(
+        "rds-telemetry",
+        PF,
+        RDS,
+        "instance",
+        _set("monitoringRoleArn", _DELETE),
+        ("monitoring_role_arn",),
+    ),
+    Bad(
+        "rds-parameter-group-logging",
+        DF,
+        policies.T_RDS_PARAMETER_GROUP,
+        "params",
+        _parameter("log_min_duration_statement", "-1"),
+        ("slow statements",),
+    ),
+    Bad(
+        "rds-parameter-group-logging",
+        PF,
+        policies.T_RDS_PARAMETER_GROUP,
+        "params",
+        _parameter("log_min_duration_statement", "5000"),
+        ("1000 or less",),
+    ),
+    Bad(
+        "rds-parameter-group-logging",
+        DL,
+        policies.T_RDS_PARAMETER_GROUP,
+        "params",
+        _parameter("log_statement", "none"),
+        ("log_statement",),
+    ),
+    Bad(
+        "rds-parameter-group-logging",
+        DF,
+        policies.T_RDS_PARAMETER_GROUP,
+        "params",
+        _parameter("log_lock_waits", _DELETE),
+        ("lock waits",),
+    ),
+    Bad(
+        "rds-monitoring-role",
+        PF,
+        policies.T_ROLE,
+        "monitoring-role",
+        _props(
+            lambda p: p.update(
+                assumeRolePolicy=json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "rds.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                            }
+                        ],
+                    }
+                )
+            )
+        ),
+        ("trusts",),
+    ),
+    Bad(
+        "rds-monitoring-role",
+        PL,
+        policies.T_ROLE_ATTACHMENT,
+        "monitoring-managed",
+        _props(lambda p: p.update(policyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")),
+        ("AmazonRDSEnhancedMonitoringRole",),
+        reports=MONITORING_ROLE,
+    ),
+    Bad(
+        "rds-monitoring-role",
+        PF,
+        RDS,
+        "instance",
+        _both(
+            _drop_dependency(policies.T_ROLE, "monitoringRoleArn"),
+            _props(lambda p: p.update(monitoringRoleArn="arn:aws:iam::123456789012:role/other")),
+        ),
+        ("does not manage",),
+    ),
+    # --- C8: the proxy's secret follows the generated password ---------------------------
+    Bad(
+        "proxy-secret-follows-password",
+        PL,
+        policies.T_SECRET_VERSION,
+        "proxy-credentials-value",
+        _drop_dependency(policies.T_RANDOM_PASSWORD, "secretString"),
+        ("generated password",),
+        reports="app-proxy-credentials",
+    ),
 )
 
 
@@ -1135,6 +1400,22 @@ def _swap_subnets(resource: PolicyResource, key: str) -> None:
 
 
 _CURRENT_RESOURCES: list[PolicyResource] = []
+
+
+def _trust(resource: PolicyResource, *services: str) -> None:
+    """Make a role's assume-role policy trust ``services`` instead."""
+    document = resource.props["assumeRolePolicy"]
+    parsed = json.loads(document) if isinstance(document, str) else copy.deepcopy(document)
+    for statement in parsed["Statement"]:
+        statement["Principal"] = {"Service": list(services) if len(services) > 1 else services[0]}
+    resource.props["assumeRolePolicy"] = json.dumps(parsed)  # type: ignore[index]
+
+
+def _keep_one_subnet(resource: PolicyResource, key: str) -> None:
+    """Leave a resource with one of its subnets (one AZ)."""
+    deps = resource.property_dependencies[key]
+    subnets = [d for d in deps if d.resource_type == policies.T_SUBNET]
+    deps[:] = [d for d in deps if d.resource_type != policies.T_SUBNET] + subnets[:1]
 
 
 def _point_at_migrate_function(resource: PolicyResource) -> None:

@@ -19,6 +19,13 @@ SHARED_COMPONENTS = {
 PHYSICAL_NAME_INPUTS = ("name", "identifier", "replicationGroupId", "bucket", "functionName")
 # Names that are fixed by AWS rather than chosen (the HTTP API's default stage).
 FIXED_NAMES = {("aws:apigatewayv2/stage:Stage", "$default")}
+BUCKET = "aws:s3/bucket:Bucket"
+
+
+def _names_itself(type_: str, key: str) -> bool:
+    """Whether ``key`` is the resource's own name: an S3 bucket sub-resource's
+    ``bucket`` names the bucket it configures, not itself."""
+    return not (key == "bucket" and type_.startswith("aws:s3/") and type_ != BUCKET)
 
 
 def test_b13_every_log_group_has_retention(variant: StackResult) -> None:
@@ -65,6 +72,8 @@ def test_c2_explicit_physical_names_delete_before_replace(variant: StackResult) 
             continue
         for key in PHYSICAL_NAME_INPUTS:
             value = record.inputs.get(key)
+            if not _names_itself(record.type, key):
+                continue
             if value and (record.type, value) not in FIXED_NAMES:
                 assert record.delete_before_replace, f"{record.name}: explicit {key}={value!r}"
 

@@ -29,13 +29,17 @@ from infra.components.serverless import COMPONENT_TYPE as SERVERLESS_TYPE
 from tests.infra import harness
 from tests.infra.harness import ResourceRecord, StackResult
 
+ACCESS_LOGS = "fastapi-on-aws:accesslogs:AccessLogBucket"
 SHARED_COMPONENTS = (
     "fastapi-on-aws:network:Network",
     "fastapi-on-aws:registry:Registry",
     "fastapi-on-aws:secrets:Secrets",
     "fastapi-on-aws:database:Database",
     "fastapi-on-aws:cache:Cache",
+    # Only where albAccessLogs is on (prod): the bucket outlives either shape.
+    ACCESS_LOGS,
 )
+LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
 COMPUTE_COMPONENTS = {"fargate": FARGATE_TYPE, "lambda": SERVERLESS_TYPE}
 # Operations components (alarm topic and data-layer alarms, dashboard, custom
 # domain) are compute-independent too, but point at compute, so a switch may
@@ -120,9 +124,14 @@ def test_c1_shared_layers_keep_their_urns_across_a_switch(stack: str) -> None:
     fargate, serverless = build(stack, "fargate"), build(stack, "lambda")
     shared_fargate, shared_lambda = shared(fargate), shared(serverless)
     assert set(shared_fargate) == set(shared_lambda)
-    # Not vacuous: all five components and their data resources are in the set.
+    # Not vacuous: every component and their data resources are in the set
+    # (the access-log bucket where the stack turns access logs on).
     types = {record.type for record in shared_fargate.values()}
-    assert set(SHARED_COMPONENTS) <= types
+    logs = fargate.config.get("fastapi-on-aws:albAccessLogs") == "true"
+    assert set(SHARED_COMPONENTS) - ({ACCESS_LOGS} if not logs else set()) <= types
+    assert (ACCESS_LOGS in types) is logs
+    if logs:
+        assert {"aws:s3/bucket:Bucket", "aws:s3/bucketPolicy:BucketPolicy"} <= types
     assert {
         "aws:ec2/vpc:Vpc",
         "aws:ecr/repository:Repository",
@@ -183,6 +192,27 @@ def test_c1_a_switch_changes_no_shared_input_but_tags_and_image_target(stack: st
 # --- the runbook's inventory -------------------------------------------------------------
 
 
+def protected_load_balancers(result: StackResult) -> list[ResourceRecord]:
+    """The shape's load balancers that AWS refuses to delete (``albDeletionProtection``)."""
+    return [
+        record
+        for record in result.find(LOAD_BALANCER)
+        if record.inputs.get("enableDeletionProtection") is True
+    ]
+
+
+def deletion_protection_line(fargate: StackResult) -> str:
+    """What a fargate → lambda switch (or teardown) of this stack must lift first."""
+    protected = protected_load_balancers(fargate)
+    if not protected:
+        return "the ALB has no deletion protection: nothing to lift before a switch."
+    names = ", ".join(f"`{record.name}`" for record in protected)
+    return (
+        f"the ALB ({names}) has deletion protection: lift it first (step 0 above), "
+        "or the switch fails when it deletes the load balancer."
+    )
+
+
 def _rows(records: Iterable[ResourceRecord]) -> set[tuple[str, str]]:
     return {(record.type, record.name) for record in records}
 
@@ -206,11 +236,15 @@ def inventory() -> str:
     for stack in STACKS:
         total, retagged, custom = counts[stack]
         lines.append(
-            f"- **{stack}**: {total} shared URNs kept ({custom} resources and the five "
-            f"components); {retagged} of them get their `compute` tag updated in place, "
-            "and the image is rebuilt for the other Dockerfile target under a new tag "
-            "(its nonce is replaced, so switching back never reuses a pushed tag)."
+            f"- **{stack}**: {total} shared URNs kept ({custom} resources and the "
+            f"{total - custom} components); {retagged} of them get their `compute` tag "
+            "updated in place, and the image is rebuilt for the other Dockerfile target "
+            "under a new tag (its nonce is replaced, so switching back never reuses a "
+            "pushed tag)."
         )
+    lines.append("")
+    for stack in STACKS:
+        lines.append(f"- **{stack}**: {deletion_protection_line(build(stack, 'fargate'))}")
     for compute, verb, direction in (
         ("fargate", "destroyed", "fargate → lambda"),
         ("lambda", "created", "fargate → lambda"),
@@ -250,6 +284,39 @@ def test_c1_runbook_lists_exactly_what_a_switch_creates_and_destroys() -> None:
         "docs/switch-compute.md is out of date: run "
         "`.venv/bin/python -m tests.infra.test_switch --write`"
     )
+
+
+SWITCH_LIFT_COMMAND = "deletion_protection.enabled,Value=false"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_c1_switch_procedure_lifts_alb_deletion_protection_first(stack: str) -> None:
+    """B18 vs C1: where the ALB refuses deletion, the switch steps lift it before `up`."""
+    text = RUNBOOK.read_text()
+    steps = text.split("## The switch, step by step", 1)[1].split("\n## ", 1)[0]
+    protected = protected_load_balancers(build(stack, "fargate"))
+    if stack == "prod":
+        assert protected, "prod's ALB has deletion protection (albDeletionProtection)"
+    if protected:
+        assert SWITCH_LIFT_COMMAND in steps, "the switch steps do not lift deletion protection"
+        assert steps.index(SWITCH_LIFT_COMMAND) < steps.index("pulumi up"), (
+            "deletion protection must be lifted before `pulumi up`"
+        )
+
+
+def test_teardown_lifts_alb_deletion_protection_and_empties_the_log_bucket() -> None:
+    """B18: prod's teardown lifts the ALB's deletion protection and empties the
+    (not force-destroyable) access-log bucket before `pulumi destroy`."""
+    prod = build("prod", "fargate")
+    assert protected_load_balancers(prod)
+    (bucket,) = prod.find("aws:s3/bucket:Bucket")
+    assert bucket.inputs["forceDestroy"] is False
+    assert build("dev", "fargate").config.get("fastapi-on-aws:albAccessLogs") != "true"
+    runbook = (RUNBOOK.parent / "runbook.md").read_text()
+    teardown = runbook.split("## 7. Tearing down", 1)[1]
+    destroy = teardown.index("pulumi destroy\n```")
+    assert -1 < teardown.find(SWITCH_LIFT_COMMAND) < destroy
+    assert -1 < teardown.find("aws s3 rm") < destroy
 
 
 def _main(argv: Any = None) -> None:

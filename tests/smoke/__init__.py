@@ -1,0 +1,1 @@
+"""Tests of the deployed-service smoke test (scripts/smoke.py)."""
