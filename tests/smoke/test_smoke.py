@@ -158,7 +158,7 @@ def test_make_smoke_passes_against_make_run_and_never_prints_the_token(make_run:
     """`SMOKE_TOKEN=dev-token make smoke URL=…`: every check passes, exit 0, token unseen."""
     env = {**os.environ, "SMOKE_TOKEN": TOKEN}
     done = subprocess.run(
-        ["make", "-o", ".venv/.synced", "smoke", f"URL={make_run}"],
+        ["make", "--no-print-directory", "-o", ".venv/.synced", "smoke", f"URL={make_run}"],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -222,7 +222,7 @@ def test_make_smoke_fails_with_the_named_check_against_a_broken_server(broken: s
     _break(broken, "ready")
     try:
         done = subprocess.run(
-            ["make", "-o", ".venv/.synced", "smoke", f"URL={broken}"],
+            ["make", "--no-print-directory", "-o", ".venv/.synced", "smoke", f"URL={broken}"],
             cwd=REPO_ROOT,
             env={**os.environ, "SMOKE_TOKEN": TOKEN},
             capture_output=True,
