@@ -72,7 +72,7 @@ lint: $(VENV)/.synced ## ruff lint + format check, mypy strict
 	$(BIN)/mypy
 
 plan: $(VENV)/.synced ## offline plan under mocks (STACK=dev|prod COMPUTE=fargate|lambda): resource tree + Mermaid diagram
-	$(BIN)/python -m infra.plan --stack $(STACK) --compute $(COMPUTE)
+	$(BIN)/python -m infra.tooling.plan --stack $(STACK) --compute $(COMPUTE)
 
 $(RUNTIME_VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	UV_PROJECT_ENVIRONMENT=$(RUNTIME_VENV) $(UV) sync --frozen --no-default-groups

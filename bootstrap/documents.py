@@ -2,7 +2,7 @@
 
 Pure functions: no Pulumi runtime, no AWS calls, so every trust condition and
 every granted action can be asserted in a unit test. Allow statements are built
-with :func:`infra.iam.statement`, which already refuses ``*`` and ``service:*``
+with :func:`infra.documents.iam.statement`, which already refuses ``*`` and ``service:*``
 actions; this module adds what that helper does not cover: the GitHub OIDC
 federated trust policy and the explicit ``Deny`` guard rails.
 """
@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from infra.iam import PolicyDocument, Statement, policy, statement
+from infra.documents.iam import PolicyDocument, Statement, policy, statement
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 GITHUB_OIDC_URL = f"https://{GITHUB_OIDC_HOST}"
@@ -23,7 +23,7 @@ STS_AUDIENCE = "sts.amazonaws.com"
 CI_ROLE_PATH = "/github-actions/"
 # Every SSM parameter the application stacks own (docs/contracts.md).
 APP_PARAMETER_PREFIX = "/fastapi-on-aws/"
-# The ALB access-log buckets' name prefix (infra/elb_logs.py LOG_BUCKET_PREFIX):
+# The ALB access-log buckets' name prefix (infra/documents/elb_logs.py LOG_BUCKET_PREFIX):
 # the deploy role's S3 grant on them is scoped to it, and it is disjoint from the
 # state bucket's prefix, so the grant never reaches the state.
 LOG_BUCKET_PREFIX = "fastapi-on-aws-alb-logs-"

@@ -22,7 +22,7 @@ from bootstrap.documents import (
     preview_role_policy,
     pull_request_subject,
 )
-from infra.iam import to_json
+from infra.documents.iam import to_json
 
 TYPE_PREFIX = "fastapi-on-aws:bootstrap"
 # A first deploy creates RDS and ElastiCache; deploy.yml asks for two hours.

@@ -18,9 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Final, Literal, TypeAlias, cast
 
-from infra import elb_logs
-
-PROJECT: Final = "fastapi-on-aws"
+from infra.documents import elb_logs
+from infra.documents.naming import PROJECT
 
 Compute: TypeAlias = Literal["fargate", "lambda"]
 NatStrategy: TypeAlias = Literal["single", "per-az", "none"]
@@ -596,7 +595,7 @@ class StackConfig:
                 "albAccessLogs",
                 self.alb_access_logs,
                 f"no ALB log-delivery principal is known for {REGION_KEY} {self.region}; "
-                "add the region to infra/elb_logs.py",
+                "add the region to infra/documents/elb_logs.py",
             )
         if self.alarm_email and not _EMAIL.fullmatch(self.alarm_email):
             raise _fail("alarmEmail", self.alarm_email, "an e-mail address, or empty")

@@ -7,7 +7,6 @@ config value, so switching the compute shape replaces compute resources only
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -35,24 +34,12 @@ from infra.components.network import Network, NetworkArgs
 from infra.components.registry import Registry, RegistryArgs
 from infra.components.secrets import Secrets, SecretsArgs
 from infra.components.serverless import build_serverless
+from infra.components.shared import SharedLayers
 from infra.config import StackConfig
-from infra.observability import Thresholds
+from infra.documents.observability import Thresholds
 from infra.tags import register_stack_tags
 
 Exports = dict[str, pulumi.Output[Any]]
-
-
-@dataclass(frozen=True)
-class SharedLayers:
-    """The compute-independent components a compute shape builds on."""
-
-    network: Network
-    registry: Registry
-    secrets: Secrets
-    database: Database
-    cache: Cache
-    access_logs: AccessLogBucket | None = None
-    """The ALB access-log bucket (``albAccessLogs``), in both shapes (INVARIANT C1)."""
 
 
 def build_shared(cfg: StackConfig) -> SharedLayers:

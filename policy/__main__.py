@@ -1,6 +1,6 @@
 """Policy pack entry point: ``pulumi preview --policy-pack policy``.
 
-The policies live in ``infra/policies.py`` (importable and unit-tested); this
+The policies live in ``infra/policies/`` (importable and unit-tested); this
 file only builds the ``PolicyPack``, which starts the analyzer server and
 never returns. The language host runs it from inside ``policy/``, so the
 repository root is put on ``sys.path`` from ``__file__`` first.

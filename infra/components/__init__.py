@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
-from infra.config import PROJECT
+from infra.documents.naming import PROJECT, physical_name
 
 __all__ = ["PROJECT", "physical_name", "type_token"]
 
@@ -12,17 +10,3 @@ __all__ = ["PROJECT", "physical_name", "type_token"]
 def type_token(module: str, type_name: str) -> str:
     """The component type token ``fastapi-on-aws:<module>:<Type>``."""
     return f"{PROJECT}:{module}:{type_name}"
-
-
-def physical_name(stack: str, suffix: str, *, max_length: int = 63) -> str:
-    """A deterministic lowercase AWS name ``fastapi-on-aws-<stack>-<suffix>``.
-
-    Only for resources that need a name known before they exist (the caller
-    must then set ``delete_before_replace``, INVARIANT C2).
-    """
-    raw = f"{PROJECT}-{stack}-{suffix}".lower()
-    name = re.sub(r"[^a-z0-9-]+", "-", raw).strip("-")
-    name = re.sub(r"-{2,}", "-", name)
-    if len(name) > max_length:
-        raise ValueError(f"physical name {name!r} is longer than {max_length} characters")
-    return name

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra import elb_logs, iam
 from infra.components import type_token
+from infra.documents import elb_logs, iam
 
 COMPONENT_TYPE = type_token("accesslogs", "AccessLogBucket")
 # Incomplete multipart uploads and noncurrent versions never outlive this.

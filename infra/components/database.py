@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra import iam
 from infra.components import physical_name, type_token
+from infra.documents import iam
 
 DATABASE_NAME = "app"
 DATABASE_USER = "app"

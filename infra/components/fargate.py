@@ -8,7 +8,7 @@ the database and the cache. Switching a stack to ``compute: lambda`` deletes
 exactly this component; the data layers keep their URNs (INVARIANT C1).
 
 The documents (container definitions, IAM policies) come from the pure
-functions in ``infra.task_definition``; this module only wires Outputs to them.
+functions in ``infra.documents.task_definition``; this module only wires Outputs to them.
 """
 
 from __future__ import annotations
@@ -16,23 +16,20 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import pulumi
 import pulumi_aws as aws
 
-from infra import iam
-from infra import observability as obs
-from infra import task_definition as td
 from infra.components import physical_name, type_token
 from infra.components.access_logs import AccessLogBucket
 from infra.components.domain import AliasTarget
 from infra.components.monitoring import AlarmSet, ComputeOperations, ComputeResult, create_alarms
+from infra.components.shared import SharedLayers
 from infra.config import StackConfig
-
-if TYPE_CHECKING:
-    # Only for the annotation: infra.stack imports this module.
-    from infra.stack import SharedLayers
+from infra.documents import iam
+from infra.documents import observability as obs
+from infra.documents import task_definition as td
 
 COMPONENT_TYPE: Final = type_token("fargate", "FargateService")
 

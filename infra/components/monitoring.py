@@ -5,7 +5,7 @@
 cache. It is built before the compute shape, which creates its own alarms
 (:func:`create_alarms`) next to the resources they watch, so a compute switch
 replaces those alarms and nothing here (INVARIANT C1). ``Dashboard`` is built
-last, from the specs of every alarm of the stack (``infra/observability.py``).
+last, from the specs of every alarm of the stack (``infra/documents/observability.py``).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import Any, Final
 import pulumi
 import pulumi_aws as aws
 
-from infra import iam
-from infra import observability as obs
 from infra.components import physical_name, type_token
 from infra.components.domain import AliasTarget
+from infra.documents import iam
+from infra.documents import observability as obs
 
 MONITORING_TYPE: Final = type_token("monitoring", "Monitoring")
 DASHBOARD_TYPE: Final = type_token("monitoring", "Dashboard")

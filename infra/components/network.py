@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra import iam
-from infra.cidr import plan_subnets
 from infra.components import type_token
 from infra.config import NatStrategy
+from infra.documents import iam
+from infra.documents.cidr import plan_subnets
 
 # Interface endpoints private tasks and functions need when there is no NAT:
 # image pulls (ECR api + dkr), awslogs, and SSM parameters (INVARIANT A7).

@@ -17,29 +17,26 @@ version (again whenever the image or the serving version changes) → only then
 does the ``live`` alias, which the API invokes, move to the new serving version.
 
 The documents (environment, IAM policies, log format) come from the pure
-functions in ``infra.lambda_documents``; this module only wires Outputs to them.
+functions in ``infra.documents.serverless``; this module only wires Outputs to them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import pulumi
 import pulumi_aws as aws
 
-from infra import iam
-from infra import lambda_documents as ld
-from infra import observability as obs
 from infra.components import physical_name, type_token
 from infra.components.domain import AliasTarget
 from infra.components.monitoring import AlarmSet, ComputeOperations, ComputeResult, create_alarms
+from infra.components.shared import SharedLayers
 from infra.config import StackConfig
-
-if TYPE_CHECKING:
-    # Only for the annotation: infra.stack imports this module.
-    from infra.stack import SharedLayers
+from infra.documents import iam
+from infra.documents import observability as obs
+from infra.documents import serverless as ld
 
 COMPONENT_TYPE: Final = type_token("serverless", "ServerlessService")
 

@@ -25,7 +25,7 @@ from bootstrap.documents import (
     pull_request_subject,
 )
 from bootstrap.program import BootstrapOutputs, build
-from infra.iam import to_json
+from infra.documents.iam import to_json
 
 ACCOUNT = "123456789012"
 REPO = "example-org/fastapi-on-aws"
@@ -675,8 +675,8 @@ def _stack_resource_types() -> frozenset[str]:
     (cached: building eight variants under mocks is the slow part of this file)."""
     from unittest import mock
 
-    from infra import mocks as infra_mocks
-    from tests.infra.test_domain import DOMAIN, ZONE, DomainMocks
+    from infra.tooling import mocks as infra_mocks
+    from tests.infra.components.test_domain import DOMAIN, ZONE, DomainMocks
 
     variants: list[tuple[str, str, dict[str, object]]] = [
         (stack, compute, {}) for stack in ("dev", "prod") for compute in ("fargate", "lambda")

@@ -14,8 +14,8 @@ import pytest
 
 from bootstrap import documents
 from bootstrap.documents import deploy_role_policy, preview_role_policy
-from infra import elb_logs
 from infra.components import database
+from infra.documents import elb_logs
 from tests.ci.test_bootstrap import (
     ACCOUNT,
     STATE_BUCKET_ARN,

@@ -8,13 +8,13 @@ computed outputs realistically, and returns a ``StackResult`` whose resources
 carry their inputs, outputs, parent and resource options (captured from the
 registration requests the engine would receive).
 
-The machinery lives in ``infra/mocks.py`` (the offline plan, ``infra/plan.py``,
+The machinery lives in ``infra/tooling/mocks.py`` (the offline plan, ``infra/tooling/plan.py``,
 uses it too); this module adds the per-session cache and the script mode.
 
 Run as a script it builds one stack from a given working directory with a
 clean ``sys.path`` and prints a JSON summary: that is how the tests prove the
 program does not depend on where it is launched from (issue item 2). In that
-mode ``infra/mocks.py`` is loaded by path, so the ``infra`` package is never
+mode ``infra/tooling/mocks.py`` is loaded by path, so the ``infra`` package is never
 imported before the program imports it itself.
 """
 
@@ -28,11 +28,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-_MOCKS_FILE = Path(__file__).resolve().parents[2] / "infra" / "mocks.py"
+_MOCKS_FILE = Path(__file__).resolve().parents[2] / "infra" / "tooling" / "mocks.py"
 
 
 def _load_mocks_by_path() -> ModuleType:
-    """``infra/mocks.py`` as a private module, without importing the ``infra`` package."""
+    """``infra/tooling/mocks.py`` as a private module, without importing the ``infra`` package."""
     name = "_fastapi_on_aws_mocks"
     if name in sys.modules:
         return sys.modules[name]
@@ -49,7 +49,7 @@ def _load_mocks_by_path() -> ModuleType:
 if __name__ == "__main__":
     _mocks: Any = _load_mocks_by_path()
 else:
-    from infra import mocks as _mocks
+    from infra.tooling import mocks as _mocks
 
 REPO_ROOT: Path = _mocks.REPO_ROOT
 PROGRAM = _mocks.PROGRAM

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from infra import task_definition as td
+from infra.documents import task_definition as td
 from service.config import Settings, env_name
 from service.main import create_app
 

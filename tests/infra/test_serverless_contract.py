@@ -1,6 +1,6 @@
 """Contract tests between the Lambda shape (infra/) and the service (service/).
 
-The function's environment (infra/lambda_documents.py) must be exactly what
+The function's environment (infra/documents/serverless.py) must be exactly what
 ``service.config`` reads on Lambda (docs/contracts.md): parameter names that
 ``load_settings`` resolves with one SSM call, never the values.
 """
@@ -18,7 +18,7 @@ import pytest
 from moto import mock_aws
 
 import lambda_handler
-from infra import lambda_documents as ld
+from infra.documents import serverless as ld
 from service.config import Settings, env_name, load_settings
 from service.lambda_runtime import reset_runtime
 

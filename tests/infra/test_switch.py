@@ -43,7 +43,7 @@ LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
 COMPUTE_COMPONENTS = {"fargate": FARGATE_TYPE, "lambda": SERVERLESS_TYPE}
 # Operations components (alarm topic and data-layer alarms, dashboard, custom
 # domain) are compute-independent too, but point at compute, so a switch may
-# update their inputs: tests/infra/test_monitoring.py and test_domain.py check them.
+# update their inputs: tests/infra/components/test_monitoring.py and test_domain.py check them.
 OPERATIONS_COMPONENTS = (MONITORING_TYPE, DASHBOARD_TYPE, CERTIFICATE_TYPE, ALIAS_TYPE)
 IMAGE = "docker:index/image:Image"
 NONCE = "random:index/randomId:RandomId"

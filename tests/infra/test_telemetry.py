@@ -13,13 +13,13 @@ import re
 
 import pytest
 
-from infra import elb_logs
 from infra.components.database import (
     MONITORING_MANAGED_POLICY_ARN,
     MONITORING_PRINCIPAL,
     MONITORING_ROLE_PATH,
 )
 from infra.config import ConfigError
+from infra.documents import elb_logs
 from tests.infra.aws_models import assert_valid_policy, assert_valid_request
 from tests.infra.conftest import BuildStack
 from tests.infra.harness import ACCOUNT_ID, REGION, StackResult

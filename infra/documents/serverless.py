@@ -13,8 +13,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from infra import iam
-from infra import task_definition as td
+from infra.documents import iam
+from infra.documents import task_definition as td
 
 # The image's CMD is the same, but setting it on the function keeps the
 # handler a property of the infrastructure the tests can see (INVARIANT A11).

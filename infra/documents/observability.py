@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final, Generic, Literal, TypeAlias, TypeVar
 
-from infra.components import physical_name
+from infra.documents.naming import physical_name
 
 V = TypeVar("V")
 W = TypeVar("W")

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from infra import task_definition as td
 from infra.components.fargate import COMPONENT_TYPE, TLS_POLICY
+from infra.documents import task_definition as td
 from tests.infra.aws_models import assert_valid_policy, assert_valid_request
 from tests.infra.conftest import BuildStack
 from tests.infra.harness import HarnessError, ResourceRecord, StackResult

@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from infra.cidr import plan_subnets
+from infra.documents.cidr import plan_subnets
 
 
 @pytest.mark.parametrize("vpc", ["10.10.0.0/16", "10.20.0.0/16", "172.16.0.0/20", "10.0.0.0/24"])

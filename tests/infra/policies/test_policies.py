@@ -1,4 +1,4 @@
-"""The policy pack (infra/policies.py), exercised both ways through each policy's ``validate``.
+"""The policy pack (infra/policies/), exercised both ways through each policy's ``validate``.
 
 Positive: the four real stacks (dev/prod x fargate/lambda) from the mocks
 harness raise no violation. Negative: for every policy, a deliberately broken

@@ -1,4 +1,4 @@
-"""The Lambda shape's documents as pure functions (infra/lambda_documents.py), no Pulumi.
+"""The Lambda shape's documents as pure functions (infra/documents/serverless.py), no Pulumi.
 
 Each test names the INVARIANTS.md lines it covers.
 """
@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from infra import lambda_documents as ld
 from infra.components.serverless import ServerlessSettings
+from infra.documents import serverless as ld
 from tests.infra.aws_models import assert_valid_policy, policy_document_errors
 
 PARAMETER_NAMES = {

@@ -425,7 +425,7 @@ def _task_definition(
     if not isinstance(definitions, list) or not definitions:
         fail(
             "containerDefinitions is not a JSON list of containers",
-            "render the document with infra.task_definition",
+            "render the document with infra.documents.task_definition",
         )
         return
     for error in _container_definition_errors(definitions):
@@ -1646,7 +1646,7 @@ def _bucket_parts(view: StackView, bucket: PolicyResource, type_: str) -> list[P
 
 
 def _elb_principal(region: str) -> dict[str, str] | None:
-    from infra import elb_logs
+    from infra.documents import elb_logs
 
     try:
         return elb_logs.log_delivery_principal(region)
@@ -1751,7 +1751,7 @@ def _check_log_bucket_policy(
                 bucket,
                 f"the bucket policy admits {sorted(granted.items())}, not the region's ELB "
                 "log delivery",
-                "admit exactly infra.elb_logs.log_delivery_principal(region)",
+                "admit exactly infra.documents.elb_logs.log_delivery_principal(region)",
             )
         if _as_list(allow.get("Action")) != ["s3:PutObject"]:
             fail(bucket, "log delivery may do more than s3:PutObject", "allow s3:PutObject only")

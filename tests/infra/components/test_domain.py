@@ -1,7 +1,7 @@
 """Custom domain with managed TLS (issue 8, item 1), for dev and prod x fargate and lambda.
 
 ACM's validation record and API Gateway's regional target are computed by AWS;
-the shared mocks (infra/mocks.py) do not fill them, so these builds run with
+the shared mocks (infra/tooling/mocks.py) do not fill them, so these builds run with
 ``DomainMocks``, which adds exactly those outputs and nothing else.
 """
 
@@ -16,8 +16,8 @@ from unittest import mock
 import pulumi
 import pytest
 
-from infra import mocks
 from infra.components.domain import ALIAS_TYPE, CERTIFICATE_TYPE
+from infra.tooling import mocks
 from tests.infra import harness, test_switch
 from tests.infra.conftest import VARIANTS, BuildStack
 from tests.infra.harness import ACCOUNT_ID, REGION, StackResult, build_stack_uncached

@@ -1,4 +1,4 @@
-"""The offline plan (infra/plan.py): resource tree, Mermaid diagrams, committed diagrams current."""
+"""The offline plan (infra/tooling/plan.py): resource tree, Mermaid diagrams, current diagrams."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from infra import plan
+from infra.tooling import plan
 from tests.infra.conftest import VARIANTS, BuildStack
 from tests.infra.harness import REPO_ROOT
 
@@ -126,7 +126,7 @@ def test_tree_lists_components_resources_and_totals_without_secrets(
 def test_command_prints_the_tree_and_writes_the_diagram(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``python -m infra.plan --stack dev --compute lambda --out DIR`` (a real run under mocks)."""
+    """``python -m infra.tooling.plan --stack dev --compute lambda --out DIR`` (a real run)."""
     assert plan.main(["--stack", "dev", "--compute", "lambda", "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     assert printed.startswith("dev (compute=lambda): ")

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from infra import lambda_documents as ld
 from infra.components.serverless import COMPONENT_TYPE
 from infra.config import LOG_RETENTION_DAYS
+from infra.documents import serverless as ld
 from tests.infra import harness
 from tests.infra.aws_models import assert_valid_policy, assert_valid_request
 from tests.infra.conftest import BuildStack

@@ -8,7 +8,7 @@ computed outputs realistically, and returns a ``StackResult`` whose resources
 carry their inputs, outputs, parent, dependencies and resource options
 (captured from the registration requests the engine would receive).
 
-The tests (tests/infra/harness.py) and the offline plan (infra/plan.py) share
+The tests (tests/infra/harness.py) and the offline plan (infra/tooling/plan.py) share
 this module. It imports nothing from ``infra`` on purpose: the harness loads
 it by path when it proves the program does not need the repository root on
 ``sys.path``.
@@ -36,7 +36,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.sync_await import _sync_await
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = REPO_ROOT / "infra" / "__main__.py"
 PROJECT = "fastapi-on-aws"
 ACCOUNT_ID = "123456789012"
@@ -178,7 +178,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             }
         message = (
             f"the mocks harness has no answer for invoke {invoke!r} (args {sorted(args.args)}); "
-            "add one to RecordingMocks.call in infra/mocks.py"
+            "add one to RecordingMocks.call in infra/tooling/mocks.py"
         )
         self.errors.append(message)
         raise HarnessError(message)

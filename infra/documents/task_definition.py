@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from infra import iam
+from infra.documents import iam
 
 CONTAINER_NAME: Final = "app"
 CONTAINER_PORT: Final = 8000

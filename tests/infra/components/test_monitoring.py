@@ -1,6 +1,6 @@
 """Alarms, the alarm topic, rollbacks on alarms and the dashboard (issue 8, items 2-5).
 
-Pure tests of ``infra/observability.py`` (specs, PutMetricAlarm requests
+Pure tests of ``infra/documents/observability.py`` (specs, PutMetricAlarm requests
 against botocore's CloudWatch model, the dashboard and its validator), then
 the four stacks under mocks: every alarm watches a metric of a resource that
 exists in the stack, deployment alarms name existing alarms, the topic is
@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from infra import observability as obs
 from infra.components.monitoring import (
     DASHBOARD_TYPE,
     MONITORING_TYPE,
     topic_key_policy,
     topic_policy,
 )
+from infra.documents import observability as obs
 from tests.infra import test_switch
 from tests.infra.aws_models import request_errors
 from tests.infra.conftest import BuildStack

@@ -1,4 +1,4 @@
-"""The Fargate task as data (infra/task_definition.py), without the Pulumi runtime.
+"""The Fargate task as data (infra/documents/task_definition.py), without the Pulumi runtime.
 
 Each test names the INVARIANTS.md line it covers.
 """
@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from infra import iam
-from infra import task_definition as td
+from infra.documents import iam
+from infra.documents import task_definition as td
 from tests.infra.aws_models import (
     assert_valid_policy,
     assert_valid_request,

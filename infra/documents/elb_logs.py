@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from infra.iam import PolicyDocument, Statement
+from infra.documents.iam import PolicyDocument, Statement
 
 # The prefix the ALB writes under; AWS appends AWSLogs/<account id>/elasticloadbalancing/...
 ACCESS_LOG_PREFIX: Final = "alb"
@@ -79,7 +79,7 @@ def log_delivery_principal(region: str) -> dict[str, str]:
         return {"Service": LOG_DELIVERY_SERVICE}
     raise ValueError(
         f"no ALB log-delivery principal is known for region {region!r}: add it to "
-        "infra/elb_logs.py from the AWS page on ALB access logs"
+        "infra/documents/elb_logs.py from the AWS page on ALB access logs"
     )
 
 

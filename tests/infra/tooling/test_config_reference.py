@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from infra import config_reference
 from infra.config import CONFIG_KEYS
+from infra.tooling import config_reference
 from tests.infra.harness import REPO_ROOT
 
 CONFIG_MD = REPO_ROOT / "docs" / "config.md"
@@ -47,7 +47,7 @@ def _yaml(name: str) -> dict[str, Any]:
 
 
 def test_committed_reference_is_generated_from_the_yaml_files() -> None:
-    """docs/config.md equals ``python -m infra.config_reference`` output."""
+    """docs/config.md equals ``python -m infra.tooling.config_reference`` output."""
     assert CONFIG_MD.read_text(encoding="utf-8") == config_reference.render(), (
         f"docs/config.md is out of date: run `{config_reference.COMMAND}`"
     )
