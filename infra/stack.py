@@ -155,8 +155,8 @@ def _build_compute(
 ) -> ComputeResult:
     """THE single call site of the compute shape, chosen by ``cfg.compute``.
 
-    The Fargate (infra/components/fargate.py) and Lambda
-    (infra/components/serverless.py) components are wired here, and only here;
+    The Fargate (infra/components/fargate/) and Lambda
+    (infra/components/serverless/) components are wired here, and only here;
     each returns the exports it adds to the stack, its alarms and its endpoint.
     """
     if cfg.compute == "fargate":

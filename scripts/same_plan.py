@@ -8,11 +8,20 @@ per URN, create, delete, replace or update with the changed input keys).
 A URN carries the parent chain, so a resource moved under another parent
 shows as a delete and a create. It also compares each resource's parent and
 ``deleteBeforeReplace``. Exit 0 and "no change" when the two plans are the same.
+
+The image tag hashes the image's build inputs (``BUILD_INPUT_FILES`` and
+``BUILD_INPUT_DIRS`` of infra/components/registry.py: the service, the lock,
+pyproject.toml, the Dockerfile), so any change there shows as a new image,
+nonce, task definition or function image. ``--same-image`` runs the working
+tree's program with the revision's build inputs, to isolate what the program's
+own code changes from what a change of the service or its lock changes.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,7 +33,20 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.infra.lifecycle import ALL_VARIANTS, diff_runs, make_checkout, run_fresh  # noqa: E402
+from infra.components.registry import BUILD_INPUT_DIRS, BUILD_INPUT_FILES  # noqa: E402
+
+# The lifecycle tests' differ; imported by name so mypy does not follow into the tests.
+_lifecycle: Any = importlib.import_module("tests.infra.lifecycle")
+ALL_VARIANTS: tuple[str, ...] = _lifecycle.ALL_VARIANTS
+
+
+def _copy_build_inputs(source: Path, destination: Path) -> None:
+    """Give ``destination`` the image build inputs of ``source``."""
+    for name in BUILD_INPUT_FILES:
+        shutil.copyfile(source / name, destination / name)
+    for name in BUILD_INPUT_DIRS:
+        shutil.rmtree(destination / name)
+        shutil.copytree(source / name, destination / name)
 
 
 def _options_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
@@ -39,7 +61,9 @@ def _options_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> lis
     return lines
 
 
-def compare(revision: str, variants: Sequence[str] = ALL_VARIANTS) -> list[str]:
+def compare(
+    revision: str, variants: Sequence[str] = ALL_VARIANTS, *, same_image: bool = False
+) -> list[str]:
     """Every difference between ``revision``'s plan and the working tree's, one line each."""
     with tempfile.TemporaryDirectory(prefix="same-plan-") as scratch:
         work = Path(scratch)
@@ -51,11 +75,13 @@ def compare(revision: str, variants: Sequence[str] = ALL_VARIANTS) -> list[str]:
             capture_output=True,
         )
         try:
-            before = run_fresh(worktree, variants, dump=work / "before.json")
+            before = _lifecycle.run_fresh(worktree, variants, dump=work / "before.json")
             # A copy of the working tree, not the tree itself: the run stages the
             # image context under the checkout, and both runs must do it alike.
-            after_tree = make_checkout(work / "after")
-            after = run_fresh(after_tree, variants, dump=work / "after.json")
+            after_tree = _lifecycle.make_checkout(work / "after")
+            if same_image:
+                _copy_build_inputs(worktree, after_tree)
+            after = _lifecycle.run_fresh(after_tree, variants, dump=work / "after.json")
         finally:
             subprocess.run(
                 ["git", "worktree", "remove", "--force", str(worktree)],
@@ -65,7 +91,7 @@ def compare(revision: str, variants: Sequence[str] = ALL_VARIANTS) -> list[str]:
             )
     problems: list[str] = []
     for variant in variants:
-        diff = diff_runs(before[variant], after[variant])
+        diff = _lifecycle.diff_runs(before[variant], after[variant])
         count = len(after[variant]["resources"])
         if diff.is_empty():
             print(f"{variant}: {count} resources, same URNs, same inputs")
@@ -83,8 +109,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m scripts.same_plan", description=(__doc__ or "").splitlines()[0]
     )
     parser.add_argument("--against", required=True, help="the git revision to compare with")
+    parser.add_argument(
+        "--same-image",
+        action="store_true",
+        help="run with the revision's image build inputs (isolates the program's own changes)",
+    )
     options = parser.parse_args(argv)
-    problems = compare(options.against)
+    problems = compare(options.against, same_image=options.same_image)
     for line in problems:
         print(line)
     print("no change" if not problems else f"{len(problems)} difference(s)")

@@ -11,8 +11,12 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from service.migrations.revision import head_revision
 from service.migrations.runner import MIGRATION_LOCK_KEY, downgrade_async, upgrade_async
 from tests.service.conftest import make_settings, throwaway_database
+
+# The newest migration: what `migrate` brings a database to.
+HEAD = head_revision()
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,16 +43,16 @@ async def _versions(database_url: str) -> list[str]:
 
 async def _round_trip(database_url: str) -> None:
     settings = make_settings(database_url=database_url)
-    assert await upgrade_async(settings) == "0001"
+    assert await upgrade_async(settings) == HEAD
     assert {"items", "alembic_version"} <= await _tables(database_url)
-    assert await _versions(database_url) == ["0001"]
-    assert await upgrade_async(settings) == "0001"  # idempotent at head
+    assert await _versions(database_url) == [HEAD]
+    assert await upgrade_async(settings) == HEAD  # idempotent at head
 
     assert await downgrade_async(settings) == "base"
     assert "items" not in await _tables(database_url)
     assert await _versions(database_url) == []
 
-    assert await upgrade_async(settings) == "0001"
+    assert await upgrade_async(settings) == HEAD
     assert "items" in await _tables(database_url)
 
 
@@ -77,6 +81,21 @@ async def _migrate_process(database_url: str) -> asyncio.subprocess.Process:
     )
 
 
+WAITING = b"migration lock held by another runner; waiting"
+
+
+async def _read_until(runner: asyncio.subprocess.Process, marker: bytes) -> bytes:
+    """The runner's standard output up to and including the first line holding ``marker``."""
+    assert runner.stdout is not None
+    seen = b""
+    while marker not in seen:
+        line = await runner.stdout.readline()
+        if not line:
+            break
+        seen += line
+    return seen
+
+
 @pytest.mark.postgres
 async def test_two_concurrent_migrate_runs_apply_each_migration_once(
     services: dict[str, str],
@@ -89,8 +108,8 @@ async def test_two_concurrent_migrate_runs_apply_each_migration_once(
         outputs = await asyncio.gather(first.communicate(), second.communicate())
         for process, (out, err) in zip((first, second), outputs, strict=True):
             assert process.returncode == 0, err.decode()
-            assert b'"revision": "0001"' in out
-        assert await _versions(database_url) == ["0001"]
+            assert f'"revision": "{HEAD}"'.encode() in out
+        assert await _versions(database_url) == [HEAD]
         assert "items" in await _tables(database_url)
 
 
@@ -106,16 +125,19 @@ async def test_migrate_waits_for_the_advisory_lock(services: dict[str, str]) -> 
                 )
                 await connection.commit()
                 runner = await _migrate_process(database_url)
-                await asyncio.sleep(2.0)
+                # Wait for the runner to say it is waiting (a loaded machine may
+                # take seconds to start it), not for a fixed time.
+                seen = await asyncio.wait_for(_read_until(runner, WAITING), timeout=60)
+                assert WAITING in seen
+                await asyncio.sleep(0.5)
                 assert runner.returncode is None, "migrate did not wait for the lock"
                 assert "items" not in await _tables(database_url)
                 await connection.execute(
                     text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY}
                 )
                 await connection.commit()
-                out, err = await asyncio.wait_for(runner.communicate(), timeout=30)
+                _, err = await asyncio.wait_for(runner.communicate(), timeout=30)
                 assert runner.returncode == 0, err.decode()
-                assert b"migration lock held by another runner; waiting" in out
         finally:
             await holder.dispose()
-        assert await _versions(database_url) == ["0001"]
+        assert await _versions(database_url) == [HEAD]

@@ -1,7 +1,7 @@
 """The Lambda shape as the real program builds it, dev and prod, under mocks.
 
 Every assertion reads what the program registered (``build_stack``, see
-tests/infra/harness.py); each test names the INVARIANTS.md lines it covers.
+tests/infra/harness.py); each test names the docs/invariants.md ids it covers.
 Requests are rebuilt from the registered inputs in the AWS API's casing and
 validated against botocore's models where one exists.
 """

@@ -1,6 +1,6 @@
 """The Fargate task as data (infra/documents/task_definition.py), without the Pulumi runtime.
 
-Each test names the INVARIANTS.md line it covers.
+Each test names the docs/invariants.md id it covers.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The Lambda shape's documents as pure functions (infra/documents/serverless.py), no Pulumi.
 
-Each test names the INVARIANTS.md lines it covers.
+Each test names the docs/invariants.md ids it covers.
 """
 
 from __future__ import annotations
