@@ -13,6 +13,33 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+# The grant constants are re-exported: bootstrap's program and tests read them here.
+from bootstrap.deploy_grants import APP_PARAMETER_PREFIX as APP_PARAMETER_PREFIX
+from bootstrap.deploy_grants import LOG_BUCKET_ACTIONS as LOG_BUCKET_ACTIONS
+from bootstrap.deploy_grants import LOG_BUCKET_PREFIX as LOG_BUCKET_PREFIX
+from bootstrap.deploy_grants import LOG_OBJECT_ACTIONS as LOG_OBJECT_ACTIONS
+from bootstrap.deploy_grants import MONITORING_ROLE_PATH as MONITORING_ROLE_PATH
+from bootstrap.deploy_grants import PASSABLE_TO_SERVICES as PASSABLE_TO_SERVICES
+from bootstrap.deploy_grants import SERVICE_LINKED_ROLE_SERVICES as SERVICE_LINKED_ROLE_SERVICES
+from bootstrap.deploy_grants import (
+    acm_statements,
+    cloudwatch_statements,
+    ec2_statements,
+    ecr_statements,
+    ecs_statements,
+    elasticloadbalancing_statements,
+    iam_statements,
+    kms_statements,
+    lambda_statements,
+    logs_statements,
+    rds_statements,
+    route53_statements,
+    s3_statements,
+    secretsmanager_statements,
+    service_linked_role_statements,
+    sns_statements,
+    ssm_statements,
+)
 from infra.documents.iam import PolicyDocument, Statement, policy, statement
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
@@ -21,57 +48,6 @@ STS_AUDIENCE = "sts.amazonaws.com"
 # IAM path shared by every role bootstrap/ creates, so the deploy roles can be
 # denied any change to them (no self-escalation).
 CI_ROLE_PATH = "/github-actions/"
-# Every SSM parameter the application stacks own (docs/contracts.md).
-APP_PARAMETER_PREFIX = "/fastapi-on-aws/"
-# The ALB access-log buckets' name prefix (infra/documents/elb_logs.py LOG_BUCKET_PREFIX):
-# the deploy role's S3 grant on them is scoped to it, and it is disjoint from the
-# state bucket's prefix, so the grant never reaches the state.
-LOG_BUCKET_PREFIX = "fastapi-on-aws-alb-logs-"
-# The IAM path of the RDS Enhanced Monitoring role (infra/components/database.py):
-# the deploy role may pass roles on it, and only those, without naming a service.
-MONITORING_ROLE_PATH = "/fastapi-on-aws/rds-monitoring/"
-# What creating, reading, updating and deleting a log bucket and its
-# configuration resources takes (IAM names: the Put*/Get* configuration
-# permissions also cover the matching Delete* APIs).
-LOG_BUCKET_ACTIONS = (
-    "s3:CreateBucket",
-    "s3:DeleteBucket",
-    "s3:ListBucket",
-    "s3:ListBucketVersions",
-    "s3:GetBucket*",
-    "s3:GetAccelerateConfiguration",
-    "s3:GetEncryptionConfiguration",
-    "s3:GetLifecycleConfiguration",
-    "s3:GetReplicationConfiguration",
-    "s3:PutBucketPolicy",
-    "s3:DeleteBucketPolicy",
-    "s3:PutBucketPublicAccessBlock",
-    "s3:PutBucketOwnershipControls",
-    "s3:PutEncryptionConfiguration",
-    "s3:PutLifecycleConfiguration",
-    "s3:PutBucketTagging",
-)
-# force_destroy (dev) empties the bucket before deleting it.
-LOG_OBJECT_ACTIONS = ("s3:DeleteObject", "s3:DeleteObjectVersion")
-# Services that may be handed a role by the deploy role (iam:PassRole).
-PASSABLE_TO_SERVICES = (
-    "ecs-tasks.amazonaws.com",
-    "lambda.amazonaws.com",
-    "rds.amazonaws.com",
-    "vpc-flow-logs.amazonaws.com",
-    "application-autoscaling.amazonaws.com",
-)
-# Service-linked roles the stacks' services create on first use in an account
-# (the caller of the first create needs iam:CreateServiceLinkedRole for them).
-SERVICE_LINKED_ROLE_SERVICES = (
-    "ecs.amazonaws.com",
-    "elasticloadbalancing.amazonaws.com",
-    "rds.amazonaws.com",
-    "elasticache.amazonaws.com",
-    "ecs.application-autoscaling.amazonaws.com",
-    # AWSServiceRoleForAPIGateway: made with the account's first API or custom domain.
-    "ops.apigateway.amazonaws.com",
-)
 # Where Pulumi's DIY backend keeps everything in the bucket (pulumi/pulumi
 # pkg/backend/diy: workspace.BookkeepingDir). Locks live under
 # .pulumi/locks/organization/<project>/<stack>/<lock id>.json, the state at
@@ -216,360 +192,9 @@ def _state_statements(
     return statements
 
 
-def deploy_role_policy(
-    *,
-    account_id: str,
-    state_bucket_arn: str | None = None,
-    state_key_arn: str | None = None,
-) -> PolicyDocument:
-    """What ``pulumi up`` of the application stack needs, and nothing like admin.
-
-    Broad by necessity (it creates a VPC, load balancer, ECS or Lambda, RDS,
-    ElastiCache, ECR, SSM parameters, log groups and IAM roles), but every
-    action is named per service and verb, IAM is limited to this account and
-    guarded by explicit denies: no admin managed policy can be attached, and
-    the CI roles and the OIDC provider themselves cannot be changed.
-    """
-    if not re.fullmatch(r"\d{12}", account_id):
-        raise ValueError(f"account_id must be 12 digits, got {account_id!r}")
-    iam_roles = f"arn:aws:iam::{account_id}:role/*"
-    iam_policies = f"arn:aws:iam::{account_id}:policy/*"
+def _guard_rail_statements(account_id: str, state_key_arn: str | None) -> list[Statement]:
+    """The explicit denies (IAM and KMS) that no allow, now or later, can override."""
     statements = [
-        statement(
-            [
-                "ec2:Describe*",
-                "ec2:Get*",
-                "ec2:Create*",
-                "ec2:Delete*",
-                "ec2:Modify*",
-                "ec2:Associate*",
-                "ec2:Disassociate*",
-                "ec2:Attach*",
-                "ec2:Detach*",
-                "ec2:Allocate*",
-                "ec2:Release*",
-                "ec2:Replace*",
-                "ec2:Authorize*",
-                "ec2:Revoke*",
-                "ec2:UpdateSecurityGroupRuleDescriptions*",
-            ],
-            ["*"],
-            sid="Network",
-        ),
-        statement(
-            [
-                "elasticloadbalancing:Describe*",
-                "elasticloadbalancing:Create*",
-                "elasticloadbalancing:Delete*",
-                "elasticloadbalancing:Modify*",
-                "elasticloadbalancing:AddTags",
-                "elasticloadbalancing:RemoveTags",
-                "elasticloadbalancing:Set*",
-                "elasticloadbalancing:RegisterTargets",
-                "elasticloadbalancing:DeregisterTargets",
-            ],
-            ["*"],
-            sid="LoadBalancing",
-        ),
-        statement(
-            [
-                "ecs:Describe*",
-                "ecs:List*",
-                "ecs:Create*",
-                "ecs:Delete*",
-                "ecs:Update*",
-                "ecs:RegisterTaskDefinition",
-                "ecs:DeregisterTaskDefinition",
-                "ecs:PutClusterCapacityProviders",
-                "ecs:TagResource",
-                "ecs:UntagResource",
-                "application-autoscaling:Describe*",
-                "application-autoscaling:Register*",
-                "application-autoscaling:Deregister*",
-                "application-autoscaling:PutScalingPolicy",
-                "application-autoscaling:DeleteScalingPolicy",
-                "application-autoscaling:TagResource",
-                "application-autoscaling:UntagResource",
-                "application-autoscaling:ListTagsForResource",
-            ],
-            ["*"],
-            sid="Containers",
-        ),
-        statement(
-            [
-                "cloudwatch:Describe*",
-                "cloudwatch:PutMetricAlarm",
-                "cloudwatch:DeleteAlarms",
-                "cloudwatch:ListTagsForResource",
-                "cloudwatch:TagResource",
-                "cloudwatch:UntagResource",
-                "cloudwatch:PutDashboard",
-                "cloudwatch:GetDashboard",
-                "cloudwatch:DeleteDashboards",
-                "cloudwatch:ListDashboards",
-            ],
-            ["*"],
-            sid="Alarms",
-        ),
-        statement(
-            [
-                "sns:CreateTopic",
-                "sns:DeleteTopic",
-                "sns:GetTopicAttributes",
-                "sns:SetTopicAttributes",
-                "sns:TagResource",
-                "sns:UntagResource",
-                "sns:ListTagsForResource",
-                "sns:Subscribe",
-                "sns:Unsubscribe",
-                "sns:GetSubscriptionAttributes",
-                "sns:SetSubscriptionAttributes",
-                "sns:ListSubscriptionsByTopic",
-            ],
-            [f"arn:aws:sns:*:{account_id}:*"],
-            sid="AlarmTopics",
-        ),
-        # CreateKey has no resource to scope to; everything after it is limited
-        # to keys of this account (the state key is guarded by a deny below).
-        statement(["kms:CreateKey", "kms:ListKeys", "kms:ListAliases"], ["*"], sid="NewKeys"),
-        statement(
-            [
-                "kms:DescribeKey",
-                "kms:GetKeyPolicy",
-                "kms:PutKeyPolicy",
-                "kms:GetKeyRotationStatus",
-                "kms:EnableKeyRotation",
-                "kms:DisableKeyRotation",
-                "kms:ListResourceTags",
-                "kms:TagResource",
-                "kms:UntagResource",
-                "kms:UpdateKeyDescription",
-                "kms:ScheduleKeyDeletion",
-            ],
-            [f"arn:aws:kms:*:{account_id}:key/*"],
-            sid="AppKeys",
-        ),
-        # RequestCertificate cannot be scoped to a resource; the rest can.
-        statement(["acm:RequestCertificate"], ["*"], sid="NewCertificates"),
-        statement(
-            [
-                "acm:DescribeCertificate",
-                "acm:DeleteCertificate",
-                "acm:AddTagsToCertificate",
-                "acm:RemoveTagsFromCertificate",
-                "acm:ListTagsForCertificate",
-            ],
-            [f"arn:aws:acm:*:{account_id}:certificate/*"],
-            sid="AppCertificates",
-        ),
-        # Route 53 ARNs carry no account. AssociateVPCWithHostedZone: interface
-        # VPC endpoints with private DNS attach the VPC to AWS's private zone.
-        statement(
-            [
-                "route53:GetHostedZone",
-                "route53:ListResourceRecordSets",
-                "route53:ChangeResourceRecordSets",
-                "route53:AssociateVPCWithHostedZone",
-            ],
-            ["arn:aws:route53:::hostedzone/*"],
-            sid="DnsRecords",
-        ),
-        statement(["route53:GetChange"], ["arn:aws:route53:::change/*"], sid="DnsChanges"),
-        statement(
-            [
-                "ecr:GetAuthorizationToken",
-                "ecr:Describe*",
-                "ecr:List*",
-                "ecr:Get*",
-                "ecr:CreateRepository",
-                "ecr:DeleteRepository",
-                "ecr:PutImageScanningConfiguration",
-                "ecr:PutImageTagMutability",
-                "ecr:PutLifecyclePolicy",
-                "ecr:DeleteLifecyclePolicy",
-                "ecr:SetRepositoryPolicy",
-                "ecr:DeleteRepositoryPolicy",
-                "ecr:TagResource",
-                "ecr:UntagResource",
-                "ecr:BatchCheckLayerAvailability",
-                "ecr:BatchGetImage",
-                "ecr:InitiateLayerUpload",
-                "ecr:UploadLayerPart",
-                "ecr:CompleteLayerUpload",
-                "ecr:PutImage",
-                "ecr:BatchDeleteImage",
-            ],
-            ["*"],
-            sid="Registry",
-        ),
-        statement(
-            [
-                "lambda:Get*",
-                "lambda:List*",
-                "lambda:Create*",
-                "lambda:Delete*",
-                "lambda:Update*",
-                "lambda:Publish*",
-                "lambda:Put*",
-                "lambda:AddPermission",
-                "lambda:RemovePermission",
-                "lambda:TagResource",
-                "lambda:UntagResource",
-                "lambda:InvokeFunction",
-                "apigateway:GET",
-                "apigateway:POST",
-                "apigateway:PUT",
-                "apigateway:PATCH",
-                "apigateway:DELETE",
-                "apigateway:TagResource",
-                "apigateway:UntagResource",
-            ],
-            ["*"],
-            sid="Serverless",
-        ),
-        statement(
-            [
-                "rds:Describe*",
-                "rds:List*",
-                "rds:Create*",
-                "rds:Delete*",
-                "rds:Modify*",
-                "rds:AddTagsToResource",
-                "rds:RemoveTagsFromResource",
-                "rds:RebootDBInstance",
-                "rds:RegisterDBProxyTargets",
-                "rds:DeregisterDBProxyTargets",
-                "elasticache:Describe*",
-                "elasticache:List*",
-                "elasticache:Create*",
-                "elasticache:Delete*",
-                "elasticache:Modify*",
-                "elasticache:AddTagsToResource",
-                "elasticache:RemoveTagsFromResource",
-            ],
-            ["*"],
-            sid="Data",
-        ),
-        statement(
-            [
-                "logs:Describe*",
-                "logs:List*",
-                "logs:CreateLogGroup",
-                "logs:DeleteLogGroup",
-                "logs:PutRetentionPolicy",
-                "logs:DeleteRetentionPolicy",
-                "logs:TagResource",
-                "logs:UntagResource",
-                "logs:TagLogGroup",
-                "logs:UntagLogGroup",
-                "logs:AssociateKmsKey",
-                "logs:DisassociateKmsKey",
-                # The HTTP API stage's access logs are a vended log delivery.
-                "logs:CreateLogDelivery",
-                "logs:GetLogDelivery",
-                "logs:UpdateLogDelivery",
-                "logs:DeleteLogDelivery",
-                "logs:ListLogDeliveries",
-                "logs:PutResourcePolicy",
-                "logs:DescribeResourcePolicies",
-            ],
-            ["*"],
-            sid="Logs",
-        ),
-        statement(["ssm:DescribeParameters"], ["*"], sid="ParametersList"),
-        statement(
-            [
-                "ssm:GetParameter",
-                "ssm:GetParameters",
-                "ssm:PutParameter",
-                "ssm:DeleteParameter",
-                "ssm:AddTagsToResource",
-                "ssm:RemoveTagsFromResource",
-                "ssm:ListTagsForResource",
-            ],
-            [f"arn:aws:ssm:*:{account_id}:parameter{APP_PARAMETER_PREFIX}*"],
-            sid="AppParameters",
-        ),
-        statement(
-            [
-                "secretsmanager:CreateSecret",
-                "secretsmanager:DeleteSecret",
-                "secretsmanager:DescribeSecret",
-                "secretsmanager:GetSecretValue",
-                "secretsmanager:PutSecretValue",
-                "secretsmanager:UpdateSecret",
-                "secretsmanager:TagResource",
-                "secretsmanager:UntagResource",
-                "secretsmanager:GetResourcePolicy",
-            ],
-            [f"arn:aws:secretsmanager:*:{account_id}:secret:*"],
-            sid="ProxySecrets",
-        ),
-        statement(
-            [
-                "iam:GetRole",
-                "iam:CreateRole",
-                "iam:DeleteRole",
-                "iam:UpdateRole",
-                "iam:UpdateAssumeRolePolicy",
-                "iam:TagRole",
-                "iam:UntagRole",
-                "iam:ListRolePolicies",
-                "iam:ListAttachedRolePolicies",
-                "iam:GetRolePolicy",
-                "iam:PutRolePolicy",
-                "iam:DeleteRolePolicy",
-                "iam:AttachRolePolicy",
-                "iam:DetachRolePolicy",
-                "iam:ListInstanceProfilesForRole",
-            ],
-            [iam_roles],
-            sid="AppRoles",
-        ),
-        statement(
-            ["iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions"],
-            [iam_policies, "arn:aws:iam::aws:policy/*"],
-            sid="ReadPolicies",
-        ),
-        statement(
-            [
-                "iam:CreatePolicy",
-                "iam:DeletePolicy",
-                "iam:CreatePolicyVersion",
-                "iam:DeletePolicyVersion",
-                "iam:TagPolicy",
-                "iam:UntagPolicy",
-            ],
-            [iam_policies],
-            sid="AppPolicies",
-        ),
-        statement(
-            ["iam:PassRole"],
-            [iam_roles],
-            sid="PassAppRoles",
-            condition={"StringEquals": {"iam:PassedToService": list(PASSABLE_TO_SERVICES)}},
-        ),
-        # RDS Enhanced Monitoring's role is passed on CreateDBInstance /
-        # ModifyDBInstance; scoped to its own path rather than to a service.
-        statement(
-            ["iam:PassRole"],
-            [f"arn:aws:iam::{account_id}:role{MONITORING_ROLE_PATH}*"],
-            sid="PassMonitoringRole",
-        ),
-        # One statement for the buckets and their objects: IAM's 10,240-character
-        # inline limit is close (tests/ci/test_bootstrap.py).
-        statement(
-            [*LOG_BUCKET_ACTIONS, *LOG_OBJECT_ACTIONS],
-            [f"arn:aws:s3:::{LOG_BUCKET_PREFIX}*", f"arn:aws:s3:::{LOG_BUCKET_PREFIX}*/*"],
-            sid="LogBuckets",
-        ),
-        statement(
-            ["iam:CreateServiceLinkedRole"],
-            [f"arn:aws:iam::{account_id}:role/aws-service-role/*"],
-            sid="ServiceLinkedRoles",
-            condition={"StringEquals": {"iam:AWSServiceName": list(SERVICE_LINKED_ROLE_SERVICES)}},
-        ),
-        *_state_statements(state_bucket_arn, state_key_arn, read_only=False),
         _deny(
             ["iam:AttachRolePolicy", "iam:PutRolePermissionsBoundary"],
             ["*"],
@@ -622,7 +247,54 @@ def deploy_role_policy(
                 sid="NoChangesToStateKey",
             )
         )
-    return policy(statements)
+    return statements
+
+
+def deploy_role_policy(
+    *,
+    account_id: str,
+    state_bucket_arn: str | None = None,
+    state_key_arn: str | None = None,
+) -> PolicyDocument:
+    """What ``pulumi up`` of the application stack needs, and nothing like admin.
+
+    Broad by necessity (it creates a VPC, load balancer, ECS or Lambda, RDS,
+    ElastiCache, ECR, SSM parameters, log groups and IAM roles), but every
+    action is named per service and verb, IAM is limited to this account and
+    guarded by explicit denies: no admin managed policy can be attached, and
+    the CI roles and the OIDC provider themselves cannot be changed.
+
+    The allow statements come one helper per AWS service from
+    :mod:`bootstrap.deploy_grants`; a few grant two services one feature needs
+    together (ECS with its auto scaling, Lambda with API Gateway, RDS with
+    ElastiCache): splitting them would only add characters towards IAM's
+    inline limit. The order below is the document's statement order.
+    """
+    if not re.fullmatch(r"\d{12}", account_id):
+        raise ValueError(f"account_id must be 12 digits, got {account_id!r}")
+    return policy(
+        [
+            *ec2_statements(),
+            *elasticloadbalancing_statements(),
+            *ecs_statements(),
+            *cloudwatch_statements(),
+            *sns_statements(account_id),
+            *kms_statements(account_id),
+            *acm_statements(account_id),
+            *route53_statements(),
+            *ecr_statements(),
+            *lambda_statements(),
+            *rds_statements(),
+            *logs_statements(),
+            *ssm_statements(account_id),
+            *secretsmanager_statements(account_id),
+            *iam_statements(account_id),
+            *s3_statements(),
+            *service_linked_role_statements(account_id),
+            *_state_statements(state_bucket_arn, state_key_arn, read_only=False),
+            *_guard_rail_statements(account_id, state_key_arn),
+        ]
+    )
 
 
 # Reads that would reveal a secret value: a pull request's preview never needs

@@ -248,6 +248,61 @@ def _between(key: str, value: int, low: int, high: int) -> None:
         raise _fail(key, value, f"allowed: an integer from {low} to {high}")
 
 
+def _check_stack_name(stack: str) -> None:
+    """The stack name goes into physical names and SSM paths: keep it to a safe charset."""
+    if not _STACK.fullmatch(stack):
+        raise _fail("stack", stack, "letters, digits, '.', '_' or '-', at most 64")
+
+
+def _check_known_keys(values: Mapping[str, object]) -> None:
+    """Refuse keys that are neither project keys nor the provider keys read here."""
+    unknown = sorted(key for key in values if key not in _SPECS and key not in _PROVIDER_KEYS)
+    if unknown:
+        raise ConfigError(
+            "unknown config key(s) "
+            + ", ".join(f"{key!r} (value {values[key]!r})" for key in unknown)
+            + ": allowed keys are "
+            + ", ".join(spec.name for spec in CONFIG_KEYS)
+            + f", {REGION_KEY}, {ALLOWED_ACCOUNTS_KEY}"
+        )
+
+
+def _region(values: Mapping[str, object]) -> str:
+    """``aws:region``, which has no default: the stack file must set it."""
+    region = values.get(REGION_KEY)
+    if not isinstance(region, str) or not _REGION.fullmatch(region):
+        raise _fail(REGION_KEY, region, "set it in Pulumi.<stack>.yaml, e.g. eu-west-1")
+    return region
+
+
+def _cors_origins(text: str) -> tuple[str, ...]:
+    """The comma-separated ``corsOrigins``, blanks dropped (checked in ``_validate``)."""
+    return tuple(origin.strip() for origin in text.split(",") if origin.strip())
+
+
+class _TypedValues:
+    """Every project key's value in its declared type: the given one coerced, or the default."""
+
+    def __init__(self, values: Mapping[str, object]) -> None:
+        self._typed = {
+            spec.name: _coerce(spec, values[spec.name]) if spec.name in values else spec.default
+            for spec in CONFIG_KEYS
+        }
+
+    # _coerce has already given every value its declared type: the casts hold.
+    def text(self, key: str) -> str:
+        """A string key's value."""
+        return cast(str, self._typed[key])
+
+    def number(self, key: str) -> int:
+        """An integer key's value."""
+        return cast(int, self._typed[key])
+
+    def flag(self, key: str) -> bool:
+        """A boolean key's value."""
+        return cast(bool, self._typed[key])
+
+
 @dataclass(frozen=True)
 class StackConfig:
     """Every setting of one stack, typed and validated; build with ``load``/``from_values``."""
@@ -347,108 +402,96 @@ class StackConfig:
 
     @classmethod
     def from_values(cls, stack: str, values: Mapping[str, object]) -> StackConfig:
-        """Build from camelCase project keys plus ``aws:region``/``aws:allowedAccountIds``."""
-        if not _STACK.fullmatch(stack):
-            raise _fail("stack", stack, "letters, digits, '.', '_' or '-', at most 64")
-        unknown = sorted(key for key in values if key not in _SPECS and key not in _PROVIDER_KEYS)
-        if unknown:
-            raise ConfigError(
-                "unknown config key(s) "
-                + ", ".join(f"{key!r} (value {values[key]!r})" for key in unknown)
-                + ": allowed keys are "
-                + ", ".join(spec.name for spec in CONFIG_KEYS)
-                + f", {REGION_KEY}, {ALLOWED_ACCOUNTS_KEY}"
-            )
-        typed = {
-            spec.name: _coerce(spec, values[spec.name]) if spec.name in values else spec.default
-            for spec in CONFIG_KEYS
-        }
-        region = values.get(REGION_KEY)
-        if not isinstance(region, str) or not _REGION.fullmatch(region):
-            raise _fail(REGION_KEY, region, "set it in Pulumi.<stack>.yaml, e.g. eu-west-1")
+        """Build from camelCase project keys plus ``aws:region``/``aws:allowedAccountIds``.
 
-        # _coerce has already given every value its declared type.
-        def text(key: str) -> str:
-            return cast(str, typed[key])
-
-        def number(key: str) -> int:
-            return cast(int, typed[key])
-
-        def flag(key: str) -> bool:
-            return cast(bool, typed[key])
-
-        cors = tuple(origin.strip() for origin in text("corsOrigins").split(",") if origin.strip())
-        config = cls(
-            stack=stack,
-            region=region,
-            allowed_account_ids=_account_ids(values.get(ALLOWED_ACCOUNTS_KEY)),
-            compute=text("compute"),  # type: ignore[arg-type]  # checked in _validate
-            production=flag("production"),
-            az_count=number("azCount"),
-            vpc_cidr=text("vpcCidr"),
-            nat_strategy=text("natStrategy"),  # type: ignore[arg-type]  # checked in _validate
-            vpc_endpoints=flag("vpcEndpoints"),
-            flow_logs=flag("flowLogs"),
-            cpu_architecture=text("cpuArchitecture"),  # type: ignore[arg-type]  # checked below
-            log_retention_days=number("logRetentionDays"),
-            protect_data=flag("protectData"),
-            db_instance_class=text("dbInstanceClass"),
-            db_allocated_storage_gb=number("dbAllocatedStorageGb"),
-            db_max_allocated_storage_gb=number("dbMaxAllocatedStorageGb"),
-            db_engine_version=text("dbEngineVersion"),
-            db_multi_az=flag("dbMultiAz"),
-            db_backup_retention_days=number("dbBackupRetentionDays"),
-            db_deletion_protection=flag("dbDeletionProtection"),
-            db_skip_final_snapshot=flag("dbSkipFinalSnapshot"),
-            db_performance_insights=flag("dbPerformanceInsights"),
-            db_monitoring_interval_seconds=number("dbMonitoringIntervalSeconds"),
-            db_log_min_duration_ms=number("dbLogMinDurationMs"),
-            cache_node_type=text("cacheNodeType"),
-            cache_node_count=number("cacheNodeCount"),
-            cache_engine_version=text("cacheEngineVersion"),
-            cache_snapshot_retention_days=number("cacheSnapshotRetentionDays"),
-            database_password_revision=number("databasePasswordRevision"),
-            cache_auth_token_revision=number("cacheAuthTokenRevision"),
-            api_token_revision=number("apiTokenRevision"),
-            cache_auth_token_update_strategy=text(  # type: ignore[arg-type]  # checked in _validate
-                "cacheAuthTokenUpdateStrategy"
-            ).upper(),
-            log_level=text("logLevel").upper(),
-            cors_origins=cors,
-            cache_ttl_seconds=number("cacheTtlSeconds"),
-            task_cpu=number("taskCpu"),
-            task_memory=number("taskMemory"),
-            desired_count=number("desiredCount"),
-            min_count=number("minCount"),
-            max_count=number("maxCount"),
-            container_insights=flag("containerInsights"),
-            certificate_arn=text("certificateArn"),
-            allow_http=flag("allowHttp"),
-            alb_access_logs=flag("albAccessLogs"),
-            alb_deletion_protection=flag("albDeletionProtection"),
-            cpu_target_percent=number("cpuTargetPercent"),
-            requests_per_target=number("requestsPerTarget"),
-            health_check_grace_seconds=number("healthCheckGraceSeconds"),
-            lambda_memory_mb=number("lambdaMemoryMb"),
-            lambda_timeout_seconds=number("lambdaTimeoutSeconds"),
-            lambda_reserved_concurrency=number("lambdaReservedConcurrency"),
-            api_throttle_rate=number("apiThrottleRate"),
-            api_throttle_burst=number("apiThrottleBurst"),
-            domain_name=text("domainName").lower(),
-            hosted_zone_id=text("hostedZoneId"),
-            alarm_email=text("alarmEmail"),
-            alarm_5xx_rate_percent=number("alarm5xxRatePercent"),
-            alarm_latency_p99_ms=number("alarmLatencyP99Ms"),
-            alarm_cpu_percent=number("alarmCpuPercent"),
-            alarm_memory_percent=number("alarmMemoryPercent"),
-            alarm_throttles=number("alarmThrottles"),
-            alarm_db_free_storage_gb=number("alarmDbFreeStorageGb"),
-            alarm_db_connections=number("alarmDbConnections"),
-            alarm_cache_memory_percent=number("alarmCacheMemoryPercent"),
-            alarm_cache_evictions=number("alarmCacheEvictions"),
-        )
+        The checks run in a fixed order, so a config with several faults always
+        reports the same one: the stack name, unknown keys, each value's type
+        (in ``CONFIG_KEYS`` order), the region, the account ids, then the rules
+        of :meth:`_validate`.
+        """
+        _check_stack_name(stack)
+        _check_known_keys(values)
+        typed = _TypedValues(values)
+        region = _region(values)
+        account_ids = _account_ids(values.get(ALLOWED_ACCOUNTS_KEY))
+        config = cls._from_typed(stack, region, account_ids, typed)
         config._validate()
         return config
+
+    @classmethod
+    def _from_typed(
+        cls, stack: str, region: str, account_ids: tuple[str, ...], typed: _TypedValues
+    ) -> StackConfig:
+        """The fields from the typed values: one line per key, the few normalisations inline."""
+        return cls(
+            stack=stack,
+            region=region,
+            allowed_account_ids=account_ids,
+            compute=typed.text("compute"),  # type: ignore[arg-type]  # checked in _validate
+            production=typed.flag("production"),
+            az_count=typed.number("azCount"),
+            vpc_cidr=typed.text("vpcCidr"),
+            nat_strategy=typed.text("natStrategy"),  # type: ignore[arg-type]  # checked in _validate
+            vpc_endpoints=typed.flag("vpcEndpoints"),
+            flow_logs=typed.flag("flowLogs"),
+            cpu_architecture=typed.text("cpuArchitecture"),  # type: ignore[arg-type]  # checked in _validate
+            log_retention_days=typed.number("logRetentionDays"),
+            protect_data=typed.flag("protectData"),
+            db_instance_class=typed.text("dbInstanceClass"),
+            db_allocated_storage_gb=typed.number("dbAllocatedStorageGb"),
+            db_max_allocated_storage_gb=typed.number("dbMaxAllocatedStorageGb"),
+            db_engine_version=typed.text("dbEngineVersion"),
+            db_multi_az=typed.flag("dbMultiAz"),
+            db_backup_retention_days=typed.number("dbBackupRetentionDays"),
+            db_deletion_protection=typed.flag("dbDeletionProtection"),
+            db_skip_final_snapshot=typed.flag("dbSkipFinalSnapshot"),
+            db_performance_insights=typed.flag("dbPerformanceInsights"),
+            db_monitoring_interval_seconds=typed.number("dbMonitoringIntervalSeconds"),
+            db_log_min_duration_ms=typed.number("dbLogMinDurationMs"),
+            cache_node_type=typed.text("cacheNodeType"),
+            cache_node_count=typed.number("cacheNodeCount"),
+            cache_engine_version=typed.text("cacheEngineVersion"),
+            cache_snapshot_retention_days=typed.number("cacheSnapshotRetentionDays"),
+            database_password_revision=typed.number("databasePasswordRevision"),
+            cache_auth_token_revision=typed.number("cacheAuthTokenRevision"),
+            api_token_revision=typed.number("apiTokenRevision"),
+            cache_auth_token_update_strategy=typed.text(  # type: ignore[arg-type]  # checked in _validate
+                "cacheAuthTokenUpdateStrategy"
+            ).upper(),
+            log_level=typed.text("logLevel").upper(),
+            cors_origins=_cors_origins(typed.text("corsOrigins")),
+            cache_ttl_seconds=typed.number("cacheTtlSeconds"),
+            task_cpu=typed.number("taskCpu"),
+            task_memory=typed.number("taskMemory"),
+            desired_count=typed.number("desiredCount"),
+            min_count=typed.number("minCount"),
+            max_count=typed.number("maxCount"),
+            container_insights=typed.flag("containerInsights"),
+            certificate_arn=typed.text("certificateArn"),
+            allow_http=typed.flag("allowHttp"),
+            alb_access_logs=typed.flag("albAccessLogs"),
+            alb_deletion_protection=typed.flag("albDeletionProtection"),
+            cpu_target_percent=typed.number("cpuTargetPercent"),
+            requests_per_target=typed.number("requestsPerTarget"),
+            health_check_grace_seconds=typed.number("healthCheckGraceSeconds"),
+            lambda_memory_mb=typed.number("lambdaMemoryMb"),
+            lambda_timeout_seconds=typed.number("lambdaTimeoutSeconds"),
+            lambda_reserved_concurrency=typed.number("lambdaReservedConcurrency"),
+            api_throttle_rate=typed.number("apiThrottleRate"),
+            api_throttle_burst=typed.number("apiThrottleBurst"),
+            domain_name=typed.text("domainName").lower(),
+            hosted_zone_id=typed.text("hostedZoneId"),
+            alarm_email=typed.text("alarmEmail"),
+            alarm_5xx_rate_percent=typed.number("alarm5xxRatePercent"),
+            alarm_latency_p99_ms=typed.number("alarmLatencyP99Ms"),
+            alarm_cpu_percent=typed.number("alarmCpuPercent"),
+            alarm_memory_percent=typed.number("alarmMemoryPercent"),
+            alarm_throttles=typed.number("alarmThrottles"),
+            alarm_db_free_storage_gb=typed.number("alarmDbFreeStorageGb"),
+            alarm_db_connections=typed.number("alarmDbConnections"),
+            alarm_cache_memory_percent=typed.number("alarmCacheMemoryPercent"),
+            alarm_cache_evictions=typed.number("alarmCacheEvictions"),
+        )
 
     # -------------------------------------------------------------- validation
 

@@ -108,19 +108,7 @@ class Database(pulumi.ComponentResource):
             subnet_ids=list(args.subnet_ids),
             opts=child,
         )
-        major = args.engine_version.split(".")[0]
-        parameter_group = aws.rds.ParameterGroup(
-            f"{name}-params",
-            family=f"postgres{major}",
-            # The description is immutable (a change would replace the group and
-            # reboot the instance onto it), so it stays as first deployed.
-            description="fastapi-on-aws PostgreSQL: TLS required",
-            parameters=[
-                aws.rds.ParameterGroupParameterArgs(**parameter)
-                for parameter in parameters(args.log_min_duration_ms)
-            ],
-            opts=child,
-        )
+        parameter_group = self._parameter_group(name, args, child)
         security_group = aws.ec2.SecurityGroup(
             f"{name}-sg",
             vpc_id=args.vpc_id,
@@ -129,79 +117,16 @@ class Database(pulumi.ComponentResource):
         )
         self.security_group_id = security_group.id
 
-        # RDS creates log groups without retention when it first exports; the
-        # groups are created here first, with retention (INVARIANT B13), which
-        # needs the instance identifier to be known in advance.
+        # The identifier is known in advance: the log groups are named after it.
         self.identifier = physical_name(args.stack, "postgres")
-        log_groups = [
-            aws.cloudwatch.LogGroup(
-                f"{name}-log-{log}",
-                name=f"/aws/rds/instance/{self.identifier}/{log}",
-                retention_in_days=args.log_retention_days,
-                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
-            )
-            for log in (LOG_EXPORTS if args.log_exports else ())
-        ]
-
-        monitoring_role_arn: pulumi.Output[str] | None = None
-        monitoring_ready: list[pulumi.Resource] = []
-        if args.monitoring_interval_seconds > 0:
-            monitoring_role = aws.iam.Role(
-                f"{name}-monitoring-role",
-                description="RDS Enhanced Monitoring: publish OS metrics to CloudWatch Logs",
-                path=MONITORING_ROLE_PATH,
-                assume_role_policy=iam.to_json(iam.assume_role_policy(MONITORING_PRINCIPAL)),
-                opts=child,
-            )
-            monitoring_ready.append(
-                aws.iam.RolePolicyAttachment(
-                    f"{name}-monitoring-managed",
-                    role=monitoring_role.name,
-                    policy_arn=MONITORING_MANAGED_POLICY_ARN,
-                    opts=child,
-                )
-            )
-            monitoring_role_arn = monitoring_role.arn
-
-        instance = aws.rds.Instance(
-            f"{name}-instance",
-            identifier=self.identifier,
-            engine="postgres",
-            engine_version=args.engine_version,
-            # Minor versions follow AWS's patches; majors only change on purpose.
-            auto_minor_version_upgrade=True,
-            allow_major_version_upgrade=False,
-            instance_class=args.instance_class,
-            allocated_storage=args.allocated_storage_gb,
-            max_allocated_storage=args.max_allocated_storage_gb,
-            storage_type="gp3",
-            storage_encrypted=True,
-            db_name=DATABASE_NAME,
-            username=DATABASE_USER,
-            # Changing the password is an in-place ModifyDBInstance (INVARIANT C6).
-            password=args.password,
-            port=DATABASE_PORT,
-            db_subnet_group_name=subnet_group.name,
+        log_groups = self._log_groups(name, args)
+        monitoring_role_arn, monitoring_ready = self._monitoring_role(name, args, child)
+        instance = self._instance(
+            name,
+            args,
+            subnet_group_name=subnet_group.name,
             parameter_group_name=parameter_group.name,
-            vpc_security_group_ids=[security_group.id],
-            publicly_accessible=False,
-            multi_az=args.multi_az,
-            backup_retention_period=args.backup_retention_days,
-            copy_tags_to_snapshot=True,
-            deletion_protection=args.deletion_protection,
-            skip_final_snapshot=args.skip_final_snapshot,
-            final_snapshot_identifier=(
-                None if args.skip_final_snapshot else f"{self.identifier}-final"
-            ),
-            enabled_cloudwatch_logs_exports=list(LOG_EXPORTS) if args.log_exports else None,
-            # Token sign-in is possible for roles granted rds_iam; the app user
-            # keeps its password (INVARIANT B20, docs/policies.md).
-            iam_database_authentication_enabled=True,
-            performance_insights_enabled=args.performance_insights,
-            performance_insights_retention_period=(
-                PERFORMANCE_INSIGHTS_RETENTION_DAYS if args.performance_insights else None
-            ),
-            monitoring_interval=args.monitoring_interval_seconds,
+            security_group_id=security_group.id,
             monitoring_role_arn=monitoring_role_arn,
             opts=pulumi.ResourceOptions(
                 parent=self,
@@ -222,4 +147,114 @@ class Database(pulumi.ComponentResource):
                 "port": self.port,
                 "securityGroupId": self.security_group_id,
             }
+        )
+
+    def _parameter_group(
+        self, name: str, args: DatabaseArgs, child: pulumi.ResourceOptions
+    ) -> aws.rds.ParameterGroup:
+        """The engine major's parameter group with :func:`parameters`."""
+        major = args.engine_version.split(".")[0]
+        return aws.rds.ParameterGroup(
+            f"{name}-params",
+            family=f"postgres{major}",
+            # The description is immutable (a change would replace the group and
+            # reboot the instance onto it), so it stays as first deployed.
+            description="fastapi-on-aws PostgreSQL: TLS required",
+            parameters=[
+                aws.rds.ParameterGroupParameterArgs(**parameter)
+                for parameter in parameters(args.log_min_duration_ms)
+            ],
+            opts=child,
+        )
+
+    def _log_groups(self, name: str, args: DatabaseArgs) -> list[aws.cloudwatch.LogGroup]:
+        """The exported logs' groups, created before the instance so they keep a retention.
+
+        RDS creates log groups without retention when it first exports; the
+        groups are created here first, with retention (INVARIANT B13).
+        """
+        return [
+            aws.cloudwatch.LogGroup(
+                f"{name}-log-{log}",
+                name=f"/aws/rds/instance/{self.identifier}/{log}",
+                retention_in_days=args.log_retention_days,
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            )
+            for log in (LOG_EXPORTS if args.log_exports else ())
+        ]
+
+    def _monitoring_role(
+        self, name: str, args: DatabaseArgs, child: pulumi.ResourceOptions
+    ) -> tuple[pulumi.Output[str] | None, list[pulumi.Resource]]:
+        """Enhanced Monitoring's role ARN and what the instance must wait for (none if off)."""
+        if args.monitoring_interval_seconds <= 0:
+            return None, []
+        monitoring_role = aws.iam.Role(
+            f"{name}-monitoring-role",
+            description="RDS Enhanced Monitoring: publish OS metrics to CloudWatch Logs",
+            path=MONITORING_ROLE_PATH,
+            assume_role_policy=iam.to_json(iam.assume_role_policy(MONITORING_PRINCIPAL)),
+            opts=child,
+        )
+        attachment = aws.iam.RolePolicyAttachment(
+            f"{name}-monitoring-managed",
+            role=monitoring_role.name,
+            policy_arn=MONITORING_MANAGED_POLICY_ARN,
+            opts=child,
+        )
+        return monitoring_role.arn, [attachment]
+
+    def _instance(
+        self,
+        name: str,
+        args: DatabaseArgs,
+        *,
+        subnet_group_name: pulumi.Input[str],
+        parameter_group_name: pulumi.Input[str],
+        security_group_id: pulumi.Input[str],
+        monitoring_role_arn: pulumi.Input[str] | None,
+        opts: pulumi.ResourceOptions,
+    ) -> aws.rds.Instance:
+        """The PostgreSQL instance: private, encrypted, backed up, with its telemetry."""
+        return aws.rds.Instance(
+            f"{name}-instance",
+            identifier=self.identifier,
+            engine="postgres",
+            engine_version=args.engine_version,
+            # Minor versions follow AWS's patches; majors only change on purpose.
+            auto_minor_version_upgrade=True,
+            allow_major_version_upgrade=False,
+            instance_class=args.instance_class,
+            allocated_storage=args.allocated_storage_gb,
+            max_allocated_storage=args.max_allocated_storage_gb,
+            storage_type="gp3",
+            storage_encrypted=True,
+            db_name=DATABASE_NAME,
+            username=DATABASE_USER,
+            # Changing the password is an in-place ModifyDBInstance (INVARIANT C6).
+            password=args.password,
+            port=DATABASE_PORT,
+            db_subnet_group_name=subnet_group_name,
+            parameter_group_name=parameter_group_name,
+            vpc_security_group_ids=[security_group_id],
+            publicly_accessible=False,
+            multi_az=args.multi_az,
+            backup_retention_period=args.backup_retention_days,
+            copy_tags_to_snapshot=True,
+            deletion_protection=args.deletion_protection,
+            skip_final_snapshot=args.skip_final_snapshot,
+            final_snapshot_identifier=(
+                None if args.skip_final_snapshot else f"{self.identifier}-final"
+            ),
+            enabled_cloudwatch_logs_exports=list(LOG_EXPORTS) if args.log_exports else None,
+            # Token sign-in is possible for roles granted rds_iam; the app user
+            # keeps its password (INVARIANT B20, docs/policies.md).
+            iam_database_authentication_enabled=True,
+            performance_insights_enabled=args.performance_insights,
+            performance_insights_retention_period=(
+                PERFORMANCE_INSIGHTS_RETENTION_DAYS if args.performance_insights else None
+            ),
+            monitoring_interval=args.monitoring_interval_seconds,
+            monitoring_role_arn=monitoring_role_arn,
+            opts=opts,
         )

@@ -50,6 +50,39 @@ class Network(pulumi.ComponentResource):
         super().__init__(type_token("network", "Network"), name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         plan = plan_subnets(args.vpc_cidr, args.az_count)
+        self.availability_zones = self._availability_zones(args)
+        self.vpc_cidr = args.vpc_cidr
+
+        vpc = self._vpc(name, args, child)
+        self.vpc_id = vpc.id
+        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, opts=child)
+
+        public_subnets = self._subnets(name, "public", plan.public, vpc, child)
+        private_subnets = self._subnets(name, "private", plan.private, vpc, child)
+        self.public_subnet_ids = [subnet.id for subnet in public_subnets]
+        self.private_subnet_ids = [subnet.id for subnet in private_subnets]
+
+        self._public_routes(name, vpc, igw, public_subnets, child)
+        nat_ids = self._nat_gateways(name, args.nat_strategy, public_subnets, igw, child)
+        self.nat_gateway_ids = nat_ids
+        private_tables = self._private_routes(name, vpc, private_subnets, nat_ids, child)
+        self.private_route_table_ids = [table.id for table in private_tables]
+
+        if args.vpc_endpoints:
+            self._endpoints(name, args, vpc, private_subnets, private_tables, child)
+        if args.flow_logs:
+            self._flow_logs(name, args, vpc, child)
+
+        self.register_outputs(
+            {
+                "vpcId": self.vpc_id,
+                "publicSubnetIds": self.public_subnet_ids,
+                "privateSubnetIds": self.private_subnet_ids,
+            }
+        )
+
+    def _availability_zones(self, args: NetworkArgs) -> tuple[str, ...]:
+        """The first ``az_count`` available zones of the region, by name."""
         zones = aws.get_availability_zones(
             state="available", opts=pulumi.InvokeOptions(parent=self)
         )
@@ -58,9 +91,10 @@ class Network(pulumi.ComponentResource):
                 f"azCount is {args.az_count} but region {args.region} offers only "
                 f"{len(zones.names)} available zones: {', '.join(zones.names)}"
             )
-        self.availability_zones = tuple(sorted(zones.names)[: args.az_count])
-        self.vpc_cidr = args.vpc_cidr
+        return tuple(sorted(zones.names)[: args.az_count])
 
+    def _vpc(self, name: str, args: NetworkArgs, child: pulumi.ResourceOptions) -> aws.ec2.Vpc:
+        """The VPC, with its default security group adopted and emptied."""
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",
             cidr_block=args.vpc_cidr,
@@ -69,45 +103,43 @@ class Network(pulumi.ComponentResource):
             enable_dns_hostnames=True,
             opts=child,
         )
-        self.vpc_id = vpc.id
-
         # The default security group allows all traffic between its members;
         # adopting it with no rules removes them (CKV2_AWS_12).
         aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc.id, opts=child)
+        return vpc
 
-        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, opts=child)
-
-        public_subnets = [
+    def _subnets(
+        self,
+        name: str,
+        tier: str,
+        cidrs: Sequence[str],
+        vpc: aws.ec2.Vpc,
+        child: pulumi.ResourceOptions,
+    ) -> list[aws.ec2.Subnet]:
+        """One ``tier`` ("public" or "private") subnet per availability zone."""
+        return [
             aws.ec2.Subnet(
-                f"{name}-public-{index}",
+                f"{name}-{tier}-{index}",
                 vpc_id=vpc.id,
                 cidr_block=cidr,
                 availability_zone=zone,
-                # Nothing in a public subnet needs an automatic public IP: the ALB
-                # and NAT gateways get theirs explicitly (INVARIANT B4).
+                # No subnet needs an automatic public IP, not even a public one: the
+                # ALB and NAT gateways get theirs explicitly (INVARIANT B4).
                 map_public_ip_on_launch=False,
                 opts=child,
             )
-            for index, (cidr, zone) in enumerate(
-                zip(plan.public, self.availability_zones, strict=True)
-            )
+            for index, (cidr, zone) in enumerate(zip(cidrs, self.availability_zones, strict=True))
         ]
-        private_subnets = [
-            aws.ec2.Subnet(
-                f"{name}-private-{index}",
-                vpc_id=vpc.id,
-                cidr_block=cidr,
-                availability_zone=zone,
-                map_public_ip_on_launch=False,
-                opts=child,
-            )
-            for index, (cidr, zone) in enumerate(
-                zip(plan.private, self.availability_zones, strict=True)
-            )
-        ]
-        self.public_subnet_ids = [subnet.id for subnet in public_subnets]
-        self.private_subnet_ids = [subnet.id for subnet in private_subnets]
 
+    def _public_routes(
+        self,
+        name: str,
+        vpc: aws.ec2.Vpc,
+        igw: aws.ec2.InternetGateway,
+        public_subnets: Sequence[aws.ec2.Subnet],
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        """One route table for every public subnet, its default route to the internet gateway."""
         public_routes = aws.ec2.RouteTable(f"{name}-public-rt", vpc_id=vpc.id, opts=child)
         aws.ec2.Route(
             f"{name}-public-default",
@@ -124,9 +156,38 @@ class Network(pulumi.ComponentResource):
                 opts=child,
             )
 
-        nat_ids = self._nat_gateways(name, args.nat_strategy, public_subnets, igw, child)
-        self.nat_gateway_ids = nat_ids
+    def _nat_gateways(
+        self,
+        name: str,
+        strategy: NatStrategy,
+        public_subnets: Sequence[aws.ec2.Subnet],
+        igw: aws.ec2.InternetGateway,
+        child: pulumi.ResourceOptions,
+    ) -> list[pulumi.Output[str]]:
+        """The NAT gateways ``strategy`` asks for (none, one, or one per AZ), each with an EIP."""
+        count = {"none": 0, "single": 1, "per-az": len(public_subnets)}[strategy]
+        nat_ids: list[pulumi.Output[str]] = []
+        for index in range(count):
+            eip = aws.ec2.Eip(f"{name}-nat-eip-{index}", domain="vpc", opts=child)
+            nat = aws.ec2.NatGateway(
+                f"{name}-nat-{index}",
+                allocation_id=eip.id,
+                subnet_id=public_subnets[index].id,
+                # A NAT gateway only works once the VPC has an internet gateway.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
+            )
+            nat_ids.append(nat.id)
+        return nat_ids
 
+    def _private_routes(
+        self,
+        name: str,
+        vpc: aws.ec2.Vpc,
+        private_subnets: Sequence[aws.ec2.Subnet],
+        nat_ids: Sequence[pulumi.Output[str]],
+        child: pulumi.ResourceOptions,
+    ) -> list[aws.ec2.RouteTable]:
+        """A route table per private subnet, with a default route to a NAT if there is one."""
         private_tables: list[aws.ec2.RouteTable] = []
         for index, subnet in enumerate(private_subnets):
             table = aws.ec2.RouteTable(f"{name}-private-rt-{index}", vpc_id=vpc.id, opts=child)
@@ -146,42 +207,7 @@ class Network(pulumi.ComponentResource):
                     nat_gateway_id=nat_ids[index % len(nat_ids)],
                     opts=child,
                 )
-        self.private_route_table_ids = [table.id for table in private_tables]
-
-        if args.vpc_endpoints:
-            self._endpoints(name, args, vpc, private_subnets, private_tables, child)
-        if args.flow_logs:
-            self._flow_logs(name, args, vpc, child)
-
-        self.register_outputs(
-            {
-                "vpcId": self.vpc_id,
-                "publicSubnetIds": self.public_subnet_ids,
-                "privateSubnetIds": self.private_subnet_ids,
-            }
-        )
-
-    def _nat_gateways(
-        self,
-        name: str,
-        strategy: NatStrategy,
-        public_subnets: Sequence[aws.ec2.Subnet],
-        igw: aws.ec2.InternetGateway,
-        child: pulumi.ResourceOptions,
-    ) -> list[pulumi.Output[str]]:
-        count = {"none": 0, "single": 1, "per-az": len(public_subnets)}[strategy]
-        nat_ids: list[pulumi.Output[str]] = []
-        for index in range(count):
-            eip = aws.ec2.Eip(f"{name}-nat-eip-{index}", domain="vpc", opts=child)
-            nat = aws.ec2.NatGateway(
-                f"{name}-nat-{index}",
-                allocation_id=eip.id,
-                subnet_id=public_subnets[index].id,
-                # A NAT gateway only works once the VPC has an internet gateway.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
-            )
-            nat_ids.append(nat.id)
-        return nat_ids
+        return private_tables
 
     def _endpoints(
         self,
@@ -192,6 +218,7 @@ class Network(pulumi.ComponentResource):
         private_tables: Sequence[aws.ec2.RouteTable],
         child: pulumi.ResourceOptions,
     ) -> None:
+        """The S3 gateway endpoint and the interface endpoints, reachable over HTTPS in the VPC."""
         aws.ec2.VpcEndpoint(
             f"{name}-s3",
             vpc_id=vpc.id,
@@ -236,6 +263,7 @@ class Network(pulumi.ComponentResource):
         vpc: aws.ec2.Vpc,
         child: pulumi.ResourceOptions,
     ) -> None:
+        """VPC Flow Logs of all traffic to a CloudWatch log group, through a scoped role."""
         account_id = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self)).account_id
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-flow-logs",

@@ -24,7 +24,7 @@ import os
 import random
 import runpy
 import string
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +115,300 @@ _EC2_ID_PREFIX = {
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "sgr",
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "sgr",
 }
+
+
+@dataclass
+class _Registration:
+    """A custom resource being registered: what the output fillers read and complete."""
+
+    typ: str
+    name: str
+    # The inputs with secrets unwrapped, to compute from.
+    inputs: dict[str, Any]
+    # What the engine will hold as outputs: the inputs (secrets still wrapped)
+    # plus what AWS would compute; the fillers add to it.
+    state: dict[str, Any]
+    # The physical name: the ``name`` input, or an autoname like the engine's.
+    physical: str
+    resource_id: str
+    secret_salt: str
+    # The resource's outputs in the previous deploy of a sequence, if any.
+    prior: Mapping[str, Any] | None
+
+    @property
+    def kind(self) -> str:
+        """The type's last segment (``Vpc`` of ``aws:ec2/vpc:Vpc``)."""
+        return self.typ.split(":")[-1]
+
+
+def _password(name: str, inputs: Mapping[str, Any], secret_salt: str) -> str:
+    """A password drawn from exactly the character set the inputs ask for."""
+    length = int(inputs.get("length", 16))
+    alphabet = string.ascii_letters + string.digits
+    specials = ""
+    if inputs.get("special", True):
+        specials = inputs.get("overrideSpecial") or "!@#$%&*()-_=+[]{}<>:?"
+    # Deterministic on purpose: mocked stacks must be reproducible.
+    # Keepers take part like a replacement would: a new revision, a new value.
+    keepers = json.dumps(inputs.get("keepers") or {}, sort_keys=True)
+    seed = f"{name}\0{secret_salt}" + (f"\0{keepers}" if keepers != "{}" else "")
+    rng = random.Random(seed)  # noqa: S311
+    chars = [rng.choice(alphabet + specials) for _ in range(length)]
+    if specials:
+        chars[rng.randrange(length)] = rng.choice(specials)
+    return "".join(chars)
+
+
+def _fill_random_password(r: _Registration) -> None:
+    result = _password(r.name, r.inputs, r.secret_salt)
+    r.state["result"] = rpc.wrap_rpc_secret(result)
+    r.state["bcryptHash"] = rpc.wrap_rpc_secret("$2a$10$" + _hex(result, length=53))
+    r.resource_id = "none"
+
+
+def _fill_random_id(r: _Registration) -> None:
+    # Deterministic per logical name and keepers, like a replacement
+    # on a keeper change: other keepers give other bytes.
+    seed = json.dumps([r.name, r.inputs.get("keepers") or {}, r.secret_salt], sort_keys=True)
+    raw = hashlib.sha256(seed.encode()).digest()[: int(r.inputs["byteLength"])]
+    r.state["hex"] = raw.hex()
+    r.state["b64Url"] = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    r.state["b64Std"] = base64.b64encode(raw).decode()
+    r.state["dec"] = str(int.from_bytes(raw, "big"))
+    r.state.pop("arn", None)
+    r.resource_id = r.state["b64Url"]
+
+
+def _fill_docker_image(r: _Registration) -> None:
+    image_name = str(r.inputs.get("imageName", r.name))
+    repository = image_name.rsplit(":", 1)[0]
+    digest = "sha256:" + hashlib.sha256(image_name.encode()).hexdigest()
+    r.state["repoDigest"] = f"{repository}@{digest}"
+    r.state["baseImageName"] = image_name
+    r.state["registryServer"] = repository.split("/")[0]
+    r.resource_id = digest
+
+
+def _fill_ecr_repository(r: _Registration) -> None:
+    r.state["registryId"] = ACCOUNT_ID
+    r.state["repositoryUrl"] = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/{r.physical}"
+    r.state["arn"] = f"arn:aws:ecr:{REGION}:{ACCOUNT_ID}:repository/{r.physical}"
+
+
+def _fill_ssm_parameter(r: _Registration) -> None:
+    r.state["arn"] = f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter{r.inputs['name']}"
+    # SSM's version: 1 when created, one more on every change of the value.
+    version = 1
+    if r.prior is not None:
+        version = int(r.prior.get("version", 1))
+        if r.prior.get("value") != r.inputs.get("value"):
+            version += 1
+    r.state["version"] = version
+
+
+def _fill_log_group(r: _Registration) -> None:
+    r.state["arn"] = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{r.physical}"
+
+
+def _fill_iam_role(r: _Registration) -> None:
+    path = r.inputs.get("path") or "/"
+    r.state["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:role{path}{r.physical}"
+    r.state["uniqueId"] = "AROA" + _hex(r.name).upper()
+
+
+def _fill_iam_policy(r: _Registration) -> None:
+    r.state["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:policy/{r.physical}"
+
+
+def _fill_s3_bucket(r: _Registration) -> None:
+    # S3 names are global: a bucket_prefix gets 26 generated characters.
+    bucket = r.inputs.get("bucket") or (
+        f"{r.inputs['bucketPrefix']}{_hex(r.typ, r.name, length=26)}"
+        if r.inputs.get("bucketPrefix")
+        else f"{r.name}-{_hex(r.typ, r.name, length=7)}"
+    )
+    r.state.update(
+        bucket=bucket,
+        arn=f"arn:aws:s3:::{bucket}",
+        bucketDomainName=f"{bucket}.s3.amazonaws.com",
+        bucketRegionalDomainName=f"{bucket}.s3.{REGION}.amazonaws.com",
+        region=REGION,
+    )
+    r.state.pop("name", None)
+    r.resource_id = bucket
+
+
+def _fill_s3_bucket_part(r: _Registration) -> None:
+    # Bucket sub-resources are identified by their bucket and have no ARN.
+    r.state.pop("arn", None)
+    r.state.pop("name", None)
+    r.resource_id = str(r.inputs.get("bucket") or r.physical)
+
+
+def _fill_rds_instance(r: _Registration) -> None:
+    identifier = r.inputs.get("identifier") or r.physical
+    address = f"{identifier}.c{_hex(r.name, length=11)}.{REGION}.rds.amazonaws.com"
+    r.state.update(
+        identifier=identifier,
+        address=address,
+        endpoint=f"{address}:{r.inputs.get('port', 5432)}",
+        arn=f"arn:aws:rds:{REGION}:{ACCOUNT_ID}:db:{identifier}",
+        resourceId="db-" + _hex(r.name, length=26).upper(),
+    )
+    r.resource_id = identifier
+
+
+def _fill_rds_proxy(r: _Registration) -> None:
+    r.state["endpoint"] = (
+        f"{r.physical}.proxy-c{_hex(r.name, length=11)}.{REGION}.rds.amazonaws.com"
+    )
+    r.state["arn"] = f"arn:aws:rds:{REGION}:{ACCOUNT_ID}:db-proxy:prx-{_hex(r.name)}"
+
+
+def _fill_replication_group(r: _Registration) -> None:
+    group_id = r.inputs.get("replicationGroupId") or r.physical
+    host = f"{group_id}.{_hex(r.name, length=6)}.euw1.cache.amazonaws.com"
+    r.state.update(
+        replicationGroupId=group_id,
+        primaryEndpointAddress=f"master.{host}",
+        readerEndpointAddress=f"replica.{host}",
+        arn=f"arn:aws:elasticache:{REGION}:{ACCOUNT_ID}:replicationgroup:{group_id}",
+    )
+    r.resource_id = group_id
+
+
+def _fill_load_balancer(r: _Registration) -> None:
+    suffix = f"app/{r.physical}/{_hex(r.name, length=16)}"
+    r.state.update(
+        arn=f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT_ID}:loadbalancer/{suffix}",
+        arnSuffix=suffix,
+        dnsName=f"{r.physical}-{_hex(r.name, length=10)}.{REGION}.elb.amazonaws.com",
+        zoneId="Z32O12XQLNTSW2",
+    )
+
+
+def _fill_target_group(r: _Registration) -> None:
+    suffix = f"targetgroup/{r.physical}/{_hex(r.name, length=16)}"
+    r.state.update(
+        arn=f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT_ID}:{suffix}",
+        arnSuffix=suffix,
+    )
+
+
+def _fill_listener(r: _Registration) -> None:
+    r.state["arn"] = (
+        f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT_ID}:listener/app/"
+        f"{r.physical}/{_hex(r.name, length=16)}"
+    )
+
+
+def _fill_ecs_cluster(r: _Registration) -> None:
+    r.state["arn"] = f"arn:aws:ecs:{REGION}:{ACCOUNT_ID}:cluster/{r.physical}"
+
+
+def _fill_task_definition(r: _Registration) -> None:
+    family = r.inputs.get("family") or r.physical
+    r.state.update(
+        revision=1,
+        arn=f"arn:aws:ecs:{REGION}:{ACCOUNT_ID}:task-definition/{family}:1",
+        arnWithoutRevision=f"arn:aws:ecs:{REGION}:{ACCOUNT_ID}:task-definition/{family}",
+    )
+
+
+def _fill_ecs_service(r: _Registration) -> None:
+    r.state["arn"] = f"arn:aws:ecs:{REGION}:{ACCOUNT_ID}:service/{r.physical}"
+
+
+def _fill_lambda_function(r: _Registration) -> None:
+    arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{r.physical}"
+    invocations = f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions"
+    r.state.update(
+        arn=arn,
+        qualifiedArn=f"{arn}:1",
+        version="1",
+        invokeArn=f"{invocations}/{arn}/invocations",
+        qualifiedInvokeArn=f"{invocations}/{arn}:1/invocations",
+    )
+
+
+def _fill_http_api(r: _Registration) -> None:
+    api_id = _hex(r.name, length=10)
+    r.state.update(
+        apiEndpoint=f"https://{api_id}.execute-api.{REGION}.amazonaws.com",
+        executionArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{api_id}",
+        arn=f"arn:aws:apigateway:{REGION}::/apis/{api_id}",
+    )
+    r.resource_id = api_id
+
+
+def _fill_api_stage(r: _Registration) -> None:
+    stage = r.inputs.get("name", "$default")
+    api_id = r.inputs.get("apiId", "api")
+    r.state.update(
+        invokeUrl=f"https://{api_id}.execute-api.{REGION}.amazonaws.com/"
+        + ("" if stage == "$default" else stage),
+        executionArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{api_id}/{stage}",
+    )
+
+
+def _fill_secret(r: _Registration) -> None:
+    suffix = _hex(r.name, length=6)
+    r.state["arn"] = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:{r.physical}-{suffix}"
+
+
+def _fill_kms_key(r: _Registration) -> None:
+    key_id = f"{_hex(r.name, length=8)}-0000-4000-8000-{_hex(r.name, length=12)}"
+    r.state.update(keyId=key_id, arn=f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{key_id}")
+    r.resource_id = key_id
+
+
+def _fill_ec2(r: _Registration) -> None:
+    r.state["arn"] = f"arn:aws:ec2:{REGION}:{ACCOUNT_ID}:{r.kind.lower()}/{r.resource_id}"
+    if r.typ == "aws:ec2/vpc:Vpc":
+        r.state["defaultSecurityGroupId"] = f"sg-{_hex('default', r.name)}"
+        r.state["mainRouteTableId"] = f"rtb-{_hex('main', r.name)}"
+    if r.typ == "aws:ec2/eip:Eip":
+        r.state["publicIp"] = "203.0.113.10"
+        r.state["allocationId"] = r.resource_id
+
+
+# Per resource type, what completes its outputs beyond the generic name, id and ARN.
+_OUTPUT_FILLERS: dict[str, Callable[[_Registration], None]] = {
+    "random:index/randomPassword:RandomPassword": _fill_random_password,
+    "random:index/randomId:RandomId": _fill_random_id,
+    "docker:index/image:Image": _fill_docker_image,
+    "aws:ecr/repository:Repository": _fill_ecr_repository,
+    "aws:ssm/parameter:Parameter": _fill_ssm_parameter,
+    "aws:cloudwatch/logGroup:LogGroup": _fill_log_group,
+    "aws:iam/role:Role": _fill_iam_role,
+    "aws:iam/policy:Policy": _fill_iam_policy,
+    "aws:s3/bucket:Bucket": _fill_s3_bucket,
+    "aws:rds/instance:Instance": _fill_rds_instance,
+    "aws:rds/proxy:Proxy": _fill_rds_proxy,
+    "aws:elasticache/replicationGroup:ReplicationGroup": _fill_replication_group,
+    "aws:lb/loadBalancer:LoadBalancer": _fill_load_balancer,
+    "aws:lb/targetGroup:TargetGroup": _fill_target_group,
+    "aws:lb/listener:Listener": _fill_listener,
+    "aws:ecs/cluster:Cluster": _fill_ecs_cluster,
+    "aws:ecs/taskDefinition:TaskDefinition": _fill_task_definition,
+    "aws:ecs/service:Service": _fill_ecs_service,
+    "aws:lambda/function:Function": _fill_lambda_function,
+    "aws:apigatewayv2/api:Api": _fill_http_api,
+    "aws:apigatewayv2/stage:Stage": _fill_api_stage,
+    "aws:secretsmanager/secret:Secret": _fill_secret,
+    "aws:kms/key:Key": _fill_kms_key,
+}
+
+
+def _output_filler(typ: str) -> Callable[[_Registration], None] | None:
+    """The filler for ``typ``: its own, else the bucket sub-resources' or EC2's shared one."""
+    if typ in _OUTPUT_FILLERS:
+        return _OUTPUT_FILLERS[typ]
+    if typ.startswith("aws:s3/bucket"):
+        return _fill_s3_bucket_part
+    if typ in _EC2_ID_PREFIX:
+        return _fill_ec2
+    return None
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
@@ -210,195 +504,20 @@ class RecordingMocks(pulumi.runtime.Mocks):
             f"{_EC2_ID_PREFIX[typ]}-{_hex(typ, name)}" if typ in _EC2_ID_PREFIX else physical
         )
         state.setdefault("arn", f"arn:aws:{module}:{REGION}:{ACCOUNT_ID}:{kind.lower()}/{physical}")
-
-        if typ == "random:index/randomPassword:RandomPassword":
-            result = self._password(name, inputs)
-            state["result"] = rpc.wrap_rpc_secret(result)
-            state["bcryptHash"] = rpc.wrap_rpc_secret("$2a$10$" + _hex(result, length=53))
-            resource_id = "none"
-        elif typ == "random:index/randomId:RandomId":
-            # Deterministic per logical name and keepers, like a replacement
-            # on a keeper change: other keepers give other bytes.
-            seed = json.dumps([name, inputs.get("keepers") or {}, self.secret_salt], sort_keys=True)
-            raw = hashlib.sha256(seed.encode()).digest()[: int(inputs["byteLength"])]
-            state["hex"] = raw.hex()
-            state["b64Url"] = base64.urlsafe_b64encode(raw).decode().rstrip("=")
-            state["b64Std"] = base64.b64encode(raw).decode()
-            state["dec"] = str(int.from_bytes(raw, "big"))
-            state.pop("arn", None)
-            resource_id = state["b64Url"]
-        elif typ == "docker:index/image:Image":
-            image_name = str(inputs.get("imageName", name))
-            repository = image_name.rsplit(":", 1)[0]
-            digest = "sha256:" + hashlib.sha256(image_name.encode()).hexdigest()
-            state["repoDigest"] = f"{repository}@{digest}"
-            state["baseImageName"] = image_name
-            state["registryServer"] = repository.split("/")[0]
-            resource_id = digest
-        elif typ == "aws:ecr/repository:Repository":
-            state["registryId"] = ACCOUNT_ID
-            state["repositoryUrl"] = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/{physical}"
-            state["arn"] = f"arn:aws:ecr:{REGION}:{ACCOUNT_ID}:repository/{physical}"
-        elif typ == "aws:ssm/parameter:Parameter":
-            state["arn"] = f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter{inputs['name']}"
-            state["version"] = self._parameter_version(typ, name, inputs)
-        elif typ == "aws:cloudwatch/logGroup:LogGroup":
-            state["arn"] = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{physical}"
-        elif typ == "aws:iam/role:Role":
-            path = inputs.get("path") or "/"
-            state["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:role{path}{physical}"
-            state["uniqueId"] = "AROA" + _hex(name).upper()
-        elif typ == "aws:s3/bucket:Bucket":
-            # S3 names are global: a bucket_prefix gets 26 generated characters.
-            bucket = inputs.get("bucket") or (
-                f"{inputs['bucketPrefix']}{_hex(typ, name, length=26)}"
-                if inputs.get("bucketPrefix")
-                else f"{name}-{_hex(typ, name, length=7)}"
-            )
-            state.update(
-                bucket=bucket,
-                arn=f"arn:aws:s3:::{bucket}",
-                bucketDomainName=f"{bucket}.s3.amazonaws.com",
-                bucketRegionalDomainName=f"{bucket}.s3.{REGION}.amazonaws.com",
-                region=REGION,
-            )
-            state.pop("name", None)
-            resource_id = bucket
-        elif typ.startswith("aws:s3/bucket"):
-            # Bucket sub-resources are identified by their bucket and have no ARN.
-            state.pop("arn", None)
-            state.pop("name", None)
-            resource_id = str(inputs.get("bucket") or physical)
-        elif typ == "aws:iam/policy:Policy":
-            state["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:policy/{physical}"
-        elif typ == "aws:rds/instance:Instance":
-            identifier = inputs.get("identifier") or physical
-            address = f"{identifier}.c{_hex(name, length=11)}.{REGION}.rds.amazonaws.com"
-            state.update(
-                identifier=identifier,
-                address=address,
-                endpoint=f"{address}:{inputs.get('port', 5432)}",
-                arn=f"arn:aws:rds:{REGION}:{ACCOUNT_ID}:db:{identifier}",
-                resourceId="db-" + _hex(name, length=26).upper(),
-            )
-            resource_id = identifier
-        elif typ == "aws:rds/proxy:Proxy":
-            state["endpoint"] = (
-                f"{physical}.proxy-c{_hex(name, length=11)}.{REGION}.rds.amazonaws.com"
-            )
-            state["arn"] = f"arn:aws:rds:{REGION}:{ACCOUNT_ID}:db-proxy:prx-{_hex(name)}"
-        elif typ == "aws:elasticache/replicationGroup:ReplicationGroup":
-            group_id = inputs.get("replicationGroupId") or physical
-            host = f"{group_id}.{_hex(name, length=6)}.euw1.cache.amazonaws.com"
-            state.update(
-                replicationGroupId=group_id,
-                primaryEndpointAddress=f"master.{host}",
-                readerEndpointAddress=f"replica.{host}",
-                arn=f"arn:aws:elasticache:{REGION}:{ACCOUNT_ID}:replicationgroup:{group_id}",
-            )
-            resource_id = group_id
-        elif typ == "aws:lb/loadBalancer:LoadBalancer":
-            suffix = f"app/{physical}/{_hex(name, length=16)}"
-            state.update(
-                arn=f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT_ID}:loadbalancer/{suffix}",
-                arnSuffix=suffix,
-                dnsName=f"{physical}-{_hex(name, length=10)}.{REGION}.elb.amazonaws.com",
-                zoneId="Z32O12XQLNTSW2",
-            )
-        elif typ == "aws:lb/targetGroup:TargetGroup":
-            suffix = f"targetgroup/{physical}/{_hex(name, length=16)}"
-            state.update(
-                arn=f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT_ID}:{suffix}",
-                arnSuffix=suffix,
-            )
-        elif typ == "aws:lb/listener:Listener":
-            state["arn"] = (
-                f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT_ID}:listener/app/"
-                f"{physical}/{_hex(name, length=16)}"
-            )
-        elif typ == "aws:ecs/cluster:Cluster":
-            state["arn"] = f"arn:aws:ecs:{REGION}:{ACCOUNT_ID}:cluster/{physical}"
-        elif typ == "aws:ecs/taskDefinition:TaskDefinition":
-            family = inputs.get("family") or physical
-            state.update(
-                revision=1,
-                arn=f"arn:aws:ecs:{REGION}:{ACCOUNT_ID}:task-definition/{family}:1",
-                arnWithoutRevision=f"arn:aws:ecs:{REGION}:{ACCOUNT_ID}:task-definition/{family}",
-            )
-        elif typ == "aws:ecs/service:Service":
-            state["arn"] = f"arn:aws:ecs:{REGION}:{ACCOUNT_ID}:service/{physical}"
-        elif typ == "aws:lambda/function:Function":
-            arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{physical}"
-            state.update(
-                arn=arn,
-                qualifiedArn=f"{arn}:1",
-                version="1",
-                invokeArn=(
-                    f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{arn}/invocations"
-                ),
-                qualifiedInvokeArn=(
-                    f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{arn}:1/invocations"
-                ),
-            )
-        elif typ == "aws:apigatewayv2/api:Api":
-            api_id = _hex(name, length=10)
-            state.update(
-                apiEndpoint=f"https://{api_id}.execute-api.{REGION}.amazonaws.com",
-                executionArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{api_id}",
-                arn=f"arn:aws:apigateway:{REGION}::/apis/{api_id}",
-            )
-            resource_id = api_id
-        elif typ == "aws:apigatewayv2/stage:Stage":
-            stage = inputs.get("name", "$default")
-            api_id = inputs.get("apiId", "api")
-            state.update(
-                invokeUrl=f"https://{api_id}.execute-api.{REGION}.amazonaws.com/"
-                + ("" if stage == "$default" else stage),
-                executionArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{api_id}/{stage}",
-            )
-        elif typ == "aws:secretsmanager/secret:Secret":
-            suffix = _hex(name, length=6)
-            state["arn"] = (
-                f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:{physical}-{suffix}"
-            )
-        elif typ == "aws:kms/key:Key":
-            key_id = f"{_hex(name, length=8)}-0000-4000-8000-{_hex(name, length=12)}"
-            state.update(keyId=key_id, arn=f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{key_id}")
-            resource_id = key_id
-        elif typ in _EC2_ID_PREFIX:
-            state["arn"] = f"arn:aws:ec2:{REGION}:{ACCOUNT_ID}:{kind.lower()}/{resource_id}"
-            if typ == "aws:ec2/vpc:Vpc":
-                state["defaultSecurityGroupId"] = f"sg-{_hex('default', name)}"
-                state["mainRouteTableId"] = f"rtb-{_hex('main', name)}"
-            if typ == "aws:ec2/eip:Eip":
-                state["publicIp"] = "203.0.113.10"
-                state["allocationId"] = resource_id
-        return resource_id, state
-
-    def _parameter_version(self, typ: str, name: str, inputs: Mapping[str, Any]) -> int:
-        """SSM's version: 1 when created, one more on every change of the value."""
-        before = self.prior.get((typ, name))
-        if before is None:
-            return 1
-        version = int(before.get("version", 1))
-        return version if before.get("value") == inputs.get("value") else version + 1
-
-    def _password(self, name: str, inputs: Mapping[str, Any]) -> str:
-        """A password drawn from exactly the character set the inputs ask for."""
-        length = int(inputs.get("length", 16))
-        alphabet = string.ascii_letters + string.digits
-        specials = ""
-        if inputs.get("special", True):
-            specials = inputs.get("overrideSpecial") or "!@#$%&*()-_=+[]{}<>:?"
-        # Deterministic on purpose: mocked stacks must be reproducible.
-        # Keepers take part like a replacement would: a new revision, a new value.
-        keepers = json.dumps(inputs.get("keepers") or {}, sort_keys=True)
-        seed = f"{name}\0{self.secret_salt}" + (f"\0{keepers}" if keepers != "{}" else "")
-        rng = random.Random(seed)  # noqa: S311
-        chars = [rng.choice(alphabet + specials) for _ in range(length)]
-        if specials:
-            chars[rng.randrange(length)] = rng.choice(specials)
-        return "".join(chars)
+        registration = _Registration(
+            typ=typ,
+            name=name,
+            inputs=inputs,
+            state=state,
+            physical=physical,
+            resource_id=resource_id,
+            secret_salt=self.secret_salt,
+            prior=self.prior.get((typ, name)),
+        )
+        filler = _output_filler(typ)
+        if filler is not None:
+            filler(registration)
+        return registration.resource_id, registration.state
 
 
 # ------------------------------------------------------------------ recording
@@ -580,6 +699,15 @@ def _ensure_event_loop() -> None:
         asyncio.set_event_loop(asyncio.new_event_loop())
 
 
+def _prior_outputs(
+    prior: StackResult | Mapping[tuple[str, str], Mapping[str, Any]] | None,
+) -> Mapping[tuple[str, str], Mapping[str, Any]] | None:
+    """``{(type, logical name): outputs}`` of a previous run, however it was given."""
+    if isinstance(prior, StackResult):
+        return {(record.type, record.name): record.outputs for record in prior.resources}
+    return prior
+
+
 def run_program(
     stack: str,
     config: Mapping[str, str],
@@ -595,12 +723,7 @@ def run_program(
     AWS derives from history (an SSM parameter's version) continue from it.
     """
     _ensure_event_loop()
-    previous: Mapping[tuple[str, str], Mapping[str, Any]] | None
-    if isinstance(prior, StackResult):
-        previous = {(record.type, record.name): record.outputs for record in prior.resources}
-    else:
-        previous = prior
-    mocks = RecordingMocks(secret_salt=secret_salt, prior=previous)
+    mocks = RecordingMocks(secret_salt=secret_salt, prior=_prior_outputs(prior))
     monitor = RecordingMonitor(mocks)
     # A fresh root stack per run: stack transformations live on it.
     settings.ROOT.set(None)
@@ -634,18 +757,17 @@ def run_program(
     if mocks.errors:
         raise HarnessError("; ".join(mocks.errors))
 
-    secrets = tuple(
-        str(record.outputs["result"])
-        for record in monitor.records
-        if record.type == "random:index/randomPassword:RandomPassword"
-    )
     return StackResult(
         stack=stack,
         config=dict(config),
         resources=list(monitor.records),
         outputs=exported,
         secret_outputs=frozenset(secret_exports),
-        secret_values=secrets,
+        secret_values=tuple(
+            str(record.outputs["result"])
+            for record in monitor.records
+            if record.type == "random:index/randomPassword:RandomPassword"
+        ),
     )
 
 
