@@ -1,4 +1,4 @@
-"""Command line: ``python -m service migrate|downgrade|serve``."""
+"""Command line: ``python -m service migrate|downgrade|revision|serve``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import socket
 import sys
 import traceback
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -181,17 +182,58 @@ async def check_cache(settings: Settings) -> None:
         await cache.close()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse the command, load and validate settings, run it; return the exit code."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m service", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="upgrade the database to the latest revision")
     down = commands.add_parser("downgrade", help="downgrade the database (default: to empty)")
     down.add_argument("revision", nargs="?", default="base")
+    new = commands.add_parser(
+        "revision", help="write a new migration file in service/migrations/versions/"
+    )
+    new.add_argument("-m", "--message", required=True, help='what it does, e.g. "add orders"')
+    new.add_argument(
+        "--autogenerate",
+        action="store_true",
+        help="compare the models with the database (DATABASE_URL, upgraded to head first)",
+    )
     commands.add_parser(
         "serve", help="migrate (unless MIGRATE_ON_START=false: then check the database), then serve"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _revision(settings: Settings, message: str, *, autogenerate: bool) -> int:
+    """``revision``: write a migration file; with ``autogenerate``, the models' difference."""
+    from service.migrations import revision
+
+    try:
+        rev_id = revision.next_revision_id()
+    except revision.RevisionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    written: list[Path | None] = []
+    if not autogenerate:
+        written.append(revision.create(settings, message, rev_id=rev_id, autogenerate=False))
+    elif not _against_database(
+        settings,
+        lambda: written.append(
+            revision.create(settings, message, rev_id=rev_id, autogenerate=True)
+        ),
+    ):
+        return DATABASE_ERROR_EXIT
+    path = written[0] if written else None
+    if path is None:
+        print(f"no change: the models match {_where(settings)} at head; nothing written")
+        return 0
+    shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+    print(f"wrote {shown}: review it (and `make test-migrations` lints it) before committing")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command, load and validate settings, run it; return the exit code."""
+    args = _parser().parse_args(argv)
 
     try:
         settings = load_settings()
@@ -209,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "downgrade":
         downgraded = _against_database(settings, lambda: runner.downgrade(settings, args.revision))
         return 0 if downgraded else DATABASE_ERROR_EXIT
+    if args.command == "revision":
+        return _revision(settings, args.message, autogenerate=args.autogenerate)
 
     import uvicorn
 
