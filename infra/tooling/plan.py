@@ -13,8 +13,10 @@ needs no AWS credentials, no Pulumi CLI and no Docker: it runs
    input that carries it.
 
 ``--all`` does this for every stack and shape, writes ``<out>/README.md``
-with every diagram in a ``mermaid`` fence (GitHub renders it) and refreshes
-the prod diagrams embedded in the repository's README.md. The output is deterministic
+with every diagram in a ``mermaid`` fence (GitHub renders it), and draws the
+small architecture pictures (infra/tooling/architecture.py:
+``<out>/architecture-<compute>.mmd``, embedded with a dev/prod table in the
+repository's README.md). The output is deterministic
 (sorted, ids from logical names, no computed values in the diagram), so the
 committed diagrams can be checked by a test (tests/infra/tooling/test_plan.py).
 No secret is ever printed: only whitelisted, non-secret inputs are shown.
@@ -23,6 +25,7 @@ No secret is ever printed: only whitelisted, non-secret inputs are shown.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import sys
@@ -32,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from infra.tooling import architecture
+from infra.tooling.cost_report import render_plan_estimate
 from infra.tooling.mocks import REPO_ROOT, ResourceRecord, StackResult, run_stack
 
 STACKS: Final = ("dev", "prod")
@@ -268,8 +273,9 @@ def render_mermaid(result: StackResult, compute: str) -> str:
 # ------------------------------------------------------------------- running
 
 
+@functools.cache
 def build(stack: str, compute: str) -> StackResult:
-    """Run the real program under mocks for one stack and shape."""
+    """Run the real program under mocks for one stack and shape (once per process)."""
     return run_stack(stack, compute)
 
 
@@ -283,6 +289,7 @@ def plan(stack: str, compute: str, out: Path, *, quiet: bool = False) -> Path:
     result = build(stack, compute)
     if not quiet:
         sys.stdout.write(render_tree(result, compute))
+        sys.stdout.write(render_plan_estimate(result))
     path = diagram_path(out, stack, compute)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_mermaid(result, compute), encoding="utf-8")
@@ -316,35 +323,6 @@ def render_index(diagrams: Mapping[tuple[str, str], str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-README_PATH: Final = REPO_ROOT / "README.md"
-# The README embeds these variants between `<!-- diagram: <stack>-<compute> -->`
-# and `<!-- /diagram -->` markers; `--all` rewrites what is between them.
-README_VARIANTS: Final = (("prod", "fargate"), ("prod", "lambda"))
-_README_BLOCK = re.compile(
-    r"(<!-- diagram: (?P<name>[a-z]+-[a-z]+) -->\n)(?P<body>.*?)(<!-- /diagram -->)", re.DOTALL
-)
-
-
-def embed_in_readme(readme: str, diagrams: Mapping[tuple[str, str], str]) -> str:
-    """``readme`` with each marked diagram block replaced by the current diagram."""
-    wanted = {f"{stack}-{compute}": text for (stack, compute), text in diagrams.items()}
-    found: set[str] = set()
-
-    def replace(match: re.Match[str]) -> str:
-        name = match.group("name")
-        if name not in wanted:
-            raise ValueError(f"README.md embeds an unknown diagram {name!r}")
-        found.add(name)
-        body = f"```mermaid\n{wanted[name].rstrip()}\n```\n"
-        return f"{match.group(1)}{body}{match.group(4)}"
-
-    updated = _README_BLOCK.sub(replace, readme)
-    missing = sorted(set(wanted) - found)
-    if missing:
-        raise ValueError(f"README.md has no '<!-- diagram: NAME -->' block for {missing}")
-    return updated
-
-
 def _variants(options: argparse.Namespace) -> Iterable[tuple[str, str]]:
     if options.all:
         return [(stack, compute) for stack in STACKS for compute in COMPUTES]
@@ -373,11 +351,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         index = options.out / "README.md"
         index.write_text(render_index(diagrams), encoding="utf-8")
         sys.stdout.write(f"wrote {index}\n")
-        if options.out == DEFAULT_OUT:
-            embedded = {variant: diagrams[variant] for variant in README_VARIANTS}
-            readme = README_PATH.read_text(encoding="utf-8")
-            README_PATH.write_text(embed_in_readme(readme, embedded), encoding="utf-8")
-            sys.stdout.write(f"refreshed the diagrams embedded in {README_PATH}\n")
+        # README.md shows the architecture pictures only when the default
+        # directory (the committed one) is refreshed.
+        readme = architecture.README_PATH if options.out == DEFAULT_OUT else None
+        for path in architecture.refresh(options.out, readme, build):
+            sys.stdout.write(f"wrote {path}\n")
     return 0
 
 

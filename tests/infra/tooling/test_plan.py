@@ -7,31 +7,23 @@ from pathlib import Path
 
 import pytest
 
-from infra.tooling import plan
+from infra.tooling import architecture, plan
 from tests.infra.conftest import VARIANTS, BuildStack
 from tests.infra.harness import REPO_ROOT
 
 IDS = [f"{stack}-{compute}" for stack, compute in VARIANTS]
 
 
-def test_readme_embeds_the_current_prod_diagrams(build_stack: BuildStack) -> None:
-    """README.md shows both shapes' prod diagrams exactly as the program draws them today."""
-    diagrams = {
-        (stack, compute): plan.render_mermaid(build_stack(stack, compute=compute), compute)
-        for stack, compute in plan.README_VARIANTS
-    }
-    readme = plan.README_PATH.read_text(encoding="utf-8")
-    assert readme == plan.embed_in_readme(readme, diagrams), (
-        f"the diagrams in README.md are out of date: run `{plan.REFRESH_COMMAND}`"
-    )
-    for diagram in diagrams.values():
-        assert f"```mermaid\n{diagram.rstrip()}\n```" in readme
+def test_readme_shows_the_architecture_not_the_full_resource_graphs() -> None:
+    """The full graphs stay in docs/diagrams/ (linked); the README embeds the small pictures.
 
-
-def test_embedding_refuses_a_readme_without_the_markers() -> None:
-    """A README that lost a marker block is an error, not a silent no-op."""
-    with pytest.raises(ValueError, match="no '<!-- diagram: NAME -->' block"):
-        plan.embed_in_readme("# no diagrams here\n", {("prod", "fargate"): "flowchart LR\n"})
+    tests/infra/tooling/test_architecture.py checks the embedded pictures are current.
+    """
+    readme = architecture.README_PATH.read_text(encoding="utf-8")
+    assert "subgraph c_" not in readme, "a full resource graph is back in README.md"
+    assert "(docs/diagrams/README.md)" in readme
+    for compute in architecture.COMPUTES:
+        assert f"<!-- generated: architecture-{compute} -->" in readme
 
 
 @pytest.mark.parametrize(("stack", "compute"), VARIANTS, ids=IDS)
