@@ -158,3 +158,18 @@ def test_check_command_fails_on_a_stale_doc(
     assert cost_report.REFRESH_COMMAND in capsys.readouterr().err
     assert cost_report.main(["--write"]) == 0
     assert cost_report.main(["--check"]) == 0
+
+
+def test_readme_shows_the_models_totals() -> None:
+    """The README's one-line totals are the model's, rounded to dollars (no stale figure)."""
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+
+    def dollars(stack: str, compute: str) -> str:
+        total = cost_report.estimate_stack(cost_report.build_variant(stack, compute)).total
+        return f"${total:,.0f}"
+
+    cheap = f"${cost_report.estimate_stack(cost_report.build_cheap_dev()).total:,.0f}"
+    dev = f"- dev: {dollars('dev', 'fargate')} (fargate) or {dollars('dev', 'lambda')} (lambda)"
+    prod = f"- prod: {dollars('prod', 'fargate')} (fargate) or {dollars('prod', 'lambda')} (lambda)"
+    assert f"{dev}; a cheaper dev config: {cheap}" in readme
+    assert prod in readme
