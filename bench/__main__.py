@@ -143,6 +143,27 @@ def http_rows(result: http_load.HttpResult) -> list[Row]:
     return rows
 
 
+def compression_rows(result: http_load.HttpResult) -> list[Row]:
+    """The 100-item page gzipped against the same page uncompressed: cost and bytes saved."""
+    by_label = {c.endpoint.label: c.service for c in result.comparisons}
+    gzip = by_label.get(http_load.LIST_100_GZIP)
+    identity = by_label.get(http_load.LIST_100_IDENTITY)
+    if gzip is None or identity is None:
+        return []
+    label = "HTTP list 100: gzip vs identity"
+    return [
+        Row(label, "req/s", gzip.requests_per_second, identity.requests_per_second),
+        Row(label, "p99 ms", gzip.p99_ms, identity.p99_ms),
+        Row(
+            label,
+            "B/response",
+            gzip.bytes_per_response,
+            identity.bytes_per_response,
+            note="wrk Transfer/sec over req/s, headers included",
+        ),
+    ]
+
+
 def cold_rows(result: cold_start.ColdStartResult) -> list[Row]:
     """Median cold start of the handler against the same-work and the bare Mangum apps."""
     return [
@@ -265,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             result = http_load.measure_http(
                 duration=args.duration, rounds=args.rounds, progress=progress
             )
-            rows += http_rows(result) + same_work_rows(result)
+            rows += http_rows(result) + same_work_rows(result) + compression_rows(result)
             progress(f"[http] done in {result.elapsed_seconds:.0f} s (event loop: {result.loop})")
         if "cold" in parts:
             progress(f"[lambda cold start] {args.cold_samples} interleaved samples of each")

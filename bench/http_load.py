@@ -74,9 +74,17 @@ class LoadResult:
     requests: int
     bad_responses: int
     socket_errors: int
+    # wrk's Transfer/sec (headers and body as received): the compression rows' bytes.
+    bytes_per_second: float = 0.0
+
+    @property
+    def bytes_per_response(self) -> float:
+        """Bytes received per response, headers included."""
+        return self.bytes_per_second / self.requests_per_second if self.requests_per_second else 0
 
 
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+_UNIT_BYTES = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
 _LATENCY_LINE = re.compile(r"^\s*(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s|m)\s*$", re.MULTILINE)
 
 
@@ -88,6 +96,7 @@ def parse_wrk(output: str) -> LoadResult:
     if rate is None or total is None or set(percentiles) != {"50", "99"}:
         raise BenchmarkError(f"could not read wrk's output:\n{output}")
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    transfer = re.search(r"^Transfer/sec:\s+([\d.]+)(B|KB|MB|GB)", output, re.MULTILINE)
     errors = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
     )
@@ -98,6 +107,7 @@ def parse_wrk(output: str) -> LoadResult:
         requests=int(total[1]),
         bad_responses=int(bad[1]) if bad else 0,
         socket_errors=sum(int(n) for n in errors.groups()) if errors else 0,
+        bytes_per_second=float(transfer[1]) * _UNIT_BYTES[transfer[2]] if transfer else 0.0,
     )
 
 
@@ -158,6 +168,13 @@ def random_item_script(directory: Path, items: int = SEED_ITEMS) -> Path:
         f'  return wrk.format("GET", "/api/v1/items/" .. math.random(1, {items}))\n'
         "end\n"
     )
+    return path
+
+
+def gzip_script(directory: Path) -> Path:
+    """A wrk Lua script that asks for gzip (wrk sends no Accept-Encoding of its own)."""
+    path = directory / "gzip.lua"
+    path.write_text('wrk.headers["Accept-Encoding"] = "gzip"\n')
     return path
 
 
@@ -351,11 +368,14 @@ class Endpoint:
 
     label: str
     path: str
-    script: str | None = None  # "post" or "random-item": the wrk Lua script to load with
+    script: str | None = None  # "post", "random-item" or "gzip": the wrk Lua script to use
     min_throughput_ratio: float | None = None
     max_p99_ratio: float | None = None
     same_work: SameWork | None = None
 
+
+LIST_100_IDENTITY = "GET /api/v1/items (list, 100)"
+LIST_100_GZIP = "GET /api/v1/items (list, 100, gzip)"
 
 ENDPOINTS = (
     Endpoint("GET /health", "/health", min_throughput_ratio=0.85),
@@ -377,6 +397,10 @@ ENDPOINTS = (
             "GET /api/v1/items (list) vs same-work", min_throughput_ratio=0.5, max_p99_ratio=2.0
         ),
     ),
+    # The largest page, without and with gzip (docs/performance.md, "Compression"):
+    # compared with each other in the table, not with the bare app.
+    Endpoint(LIST_100_IDENTITY, "/api/v1/items?limit=100"),
+    Endpoint(LIST_100_GZIP, "/api/v1/items?limit=100", script="gzip"),
     # Last: every request adds a row, which the list endpoint would then count.
     Endpoint(
         "POST /api/v1/items",
@@ -454,6 +478,12 @@ def service_environment(database_url: str, redis_url: str, token: str) -> dict[s
         # The cached read must stay a cache hit for the whole run (the cache is primed
         # once, and the runs before it take longer than the 60 s default TTL).
         CACHE_TTL_SECONDS="3600",
+        # Limiting stays on (every request is counted in Redis, the cost measured here),
+        # with quotas sized so one load generator on one address is never refused:
+        # production's 600 reads a minute would turn the run into a 429 benchmark.
+        RATE_LIMIT_READS="100000000",
+        RATE_LIMIT_WRITES="100000000",
+        RATE_LIMIT_AUTH_FAILURES="100000000",
     )
     return env
 
@@ -537,6 +567,7 @@ def measure_http(
         scripts = {
             "post": post_script(Path(tmp), token),
             "random-item": random_item_script(Path(tmp)),
+            "gzip": gzip_script(Path(tmp)),
         }
         say(f"http: loading all {SEED_ITEMS} items once, so that every read is a cache hit")
         with httpx.Client(base_url=app.base_url, timeout=5) as client:

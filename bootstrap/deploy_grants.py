@@ -327,6 +327,9 @@ def rds_statements() -> list[Statement]:
                 "rds:AddTagsToResource",
                 "rds:RemoveTagsFromResource",
                 "rds:RebootDBInstance",
+                # dbRestoreSource: RestoreDBInstanceFromDBSnapshot / ToPointInTime
+                # (a wildcard: the role's inline policy is near IAM's size limit).
+                "rds:Restore*",
                 "rds:RegisterDBProxyTargets",
                 "rds:DeregisterDBProxyTargets",
                 "elasticache:Describe*",
@@ -497,4 +500,50 @@ def service_linked_role_statements(account_id: str) -> list[Statement]:
             sid="ServiceLinkedRoles",
             condition={"StringEquals": {"iam:AWSServiceName": list(SERVICE_LINKED_ROLE_SERVICES)}},
         )
+    ]
+
+
+# The Cognito user pool of ``authCognito`` (infra/components/identity.py, B21): the actions
+# pulumi-aws calls for the pool, its resource server, domain and app client.
+COGNITO_POOL_ACTIONS = (
+    "cognito-idp:DescribeUserPool",
+    "cognito-idp:UpdateUserPool",
+    "cognito-idp:DeleteUserPool",
+    "cognito-idp:GetUserPoolMfaConfig",
+    "cognito-idp:SetUserPoolMfaConfig",
+    "cognito-idp:CreateResourceServer",
+    "cognito-idp:DescribeResourceServer",
+    "cognito-idp:UpdateResourceServer",
+    "cognito-idp:DeleteResourceServer",
+    "cognito-idp:CreateUserPoolDomain",
+    "cognito-idp:UpdateUserPoolDomain",
+    "cognito-idp:DeleteUserPoolDomain",
+    "cognito-idp:CreateUserPoolClient",
+    "cognito-idp:DescribeUserPoolClient",
+    "cognito-idp:UpdateUserPoolClient",
+    "cognito-idp:DeleteUserPoolClient",
+    "cognito-idp:TagResource",
+    "cognito-idp:UntagResource",
+    "cognito-idp:ListTagsForResource",
+)
+
+
+def cognito_statements(account_id: str) -> list[Statement]:
+    """Cognito: create pools (no ARN exists yet), then manage this account's pools only.
+
+    A managed policy of its own (bootstrap/program.py): the inline policy has no
+    room left under IAM's 10,240 characters.
+    """
+    return [
+        # CreateUserPool and DescribeUserPoolDomain take no resource ARN.
+        statement(
+            ["cognito-idp:CreateUserPool", "cognito-idp:DescribeUserPoolDomain"],
+            ["*"],
+            sid="NewUserPools",
+        ),
+        statement(
+            list(COGNITO_POOL_ACTIONS),
+            [f"arn:aws:cognito-idp:*:{account_id}:userpool/*"],
+            sid="AppUserPools",
+        ),
     ]

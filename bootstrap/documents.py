@@ -24,6 +24,7 @@ from bootstrap.deploy_grants import SERVICE_LINKED_ROLE_SERVICES as SERVICE_LINK
 from bootstrap.deploy_grants import (
     acm_statements,
     cloudwatch_statements,
+    cognito_statements,
     ec2_statements,
     ecr_statements,
     ecs_statements,
@@ -295,6 +296,13 @@ def deploy_role_policy(
             *_guard_rail_statements(account_id, state_key_arn),
         ]
     )
+
+
+def deploy_identity_policy(*, account_id: str) -> PolicyDocument:
+    """The deploy role's second document, a managed policy: the Cognito pool (B21)."""
+    if not re.fullmatch(r"\d{12}", account_id):
+        raise ValueError(f"account_id must be 12 digits, got {account_id!r}")
+    return policy(cognito_statements(account_id))
 
 
 # Reads that would reveal a secret value: a pull request's preview never needs

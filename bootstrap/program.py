@@ -7,6 +7,7 @@ that, CI reaches AWS only through the roles made here (INVARIANT B11).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -16,6 +17,7 @@ from bootstrap.documents import (
     CI_ROLE_PATH,
     GITHUB_OIDC_URL,
     STS_AUDIENCE,
+    deploy_identity_policy,
     deploy_role_policy,
     environment_subject,
     github_trust_policy,
@@ -218,6 +220,7 @@ class GithubCiAccess(pulumi.ComponentResource):
                 ),
                 tags={"github-environment": environment},
             )
+            self._attach_identity_policy(role, f"{name}-deploy-{environment}", state)
             self.deploy_role_arns[environment] = role.arn
 
         self.preview_role_arn = None
@@ -244,6 +247,25 @@ class GithubCiAccess(pulumi.ComponentResource):
         if self.preview_role_arn is not None:
             outputs["previewRoleArn"] = self.preview_role_arn
         self.register_outputs(outputs)
+
+    def _attach_identity_policy(
+        self, role: aws.iam.Role, name: str, state: pulumi.Output[list[Any]]
+    ) -> None:
+        """The Cognito grants, as a managed policy: the inline one is at IAM's size limit."""
+        identity_policy = aws.iam.Policy(
+            f"{name}-identity",
+            path=CI_ROLE_PATH,
+            description="pulumi up: the application's Cognito user pool (authCognito)",
+            policy=state.apply(lambda v: to_json(deploy_identity_policy(account_id=v[0]))),
+            tags=_tags(),
+            opts=pulumi.ResourceOptions(parent=role),
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{name}-identity",
+            role=role.name,
+            policy_arn=identity_policy.arn,
+            opts=pulumi.ResourceOptions(parent=role),
+        )
 
     def _role(
         self,

@@ -15,10 +15,13 @@ import ipaddress
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Final, Literal, TypeAlias, cast
 
-from infra.documents import elb_logs
+from infra.documents import elb_logs, identity, restore
+from infra.documents.aws_limits import DB_MONITORING_INTERVALS as DB_MONITORING_INTERVALS
+from infra.documents.aws_limits import FARGATE_PAIRS as FARGATE_PAIRS
+from infra.documents.aws_limits import LOG_RETENTION_DAYS as LOG_RETENTION_DAYS
 from infra.documents.naming import PROJECT
 
 Compute: TypeAlias = Literal["fargate", "lambda"]
@@ -84,6 +87,15 @@ CONFIG_KEYS: Final[tuple[KeySpec, ...]] = (
         1000,
         "PostgreSQL log_min_duration_statement in ms (-1 turns slow-query logging off).",
     ),
+    # Restore into a new instance, in steps (docs/runbook.md, "Restore").
+    KeySpec(
+        "dbRestoreSource",
+        str,
+        "",
+        "Restore into a new RDS instance: snapshot:NAME, time:UTC or time:latest.",
+    ),
+    KeySpec("dbServing", str, "primary", "RDS instance the service uses: primary or restored."),
+    KeySpec("dbPrimaryRetired", bool, False, "Delete the primary RDS instance (serving restored)."),
     # Cache.
     KeySpec("cacheNodeType", str, "cache.t4g.micro", "ElastiCache node type."),
     KeySpec("cacheNodeCount", int, 1, "ElastiCache nodes (primary + replicas, 1-6)."),
@@ -103,6 +115,18 @@ CONFIG_KEYS: Final[tuple[KeySpec, ...]] = (
     KeySpec("logLevel", str, "INFO", "Service LOG_LEVEL."),
     KeySpec("corsOrigins", str, "", "Service CORS_ORIGINS: comma-separated http(s) origins."),
     KeySpec("cacheTtlSeconds", int, 60, "Service CACHE_TTL_SECONDS."),
+    KeySpec(
+        "sentryDsn",
+        str,
+        "",
+        "Service SENTRY_DSN, stored in SSM (set it with --secret); empty: no error tracking.",
+    ),
+    # Who may write (infra/documents/identity.py, docs/contracts.md "Authentication").
+    KeySpec("authMode", str, "token", "Service AUTH_MODE: token (API_TOKEN) or jwt."),
+    KeySpec("authCognito", bool, False, "authMode=jwt: a Cognito user pool as the issuer."),
+    KeySpec("authIssuer", str, "", "authMode=jwt without Cognito: the issuer's https URL."),
+    KeySpec("authAudience", str, "", "With authIssuer: the aud or client_id tokens carry."),
+    KeySpec("authWriteScope", str, "items:write", "The OAuth scope a token needs to write."),
     # Fargate shape.
     KeySpec("taskCpu", int, 256, "Fargate task CPU units (a valid Fargate cpu/memory pair)."),
     KeySpec("taskMemory", int, 512, "Fargate task memory in MiB (a valid Fargate pair)."),
@@ -152,32 +176,7 @@ _SPECS: Final = {spec.name: spec for spec in CONFIG_KEYS}
 REGION_KEY: Final = "aws:region"
 ALLOWED_ACCOUNTS_KEY: Final = "aws:allowedAccountIds"
 
-# https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
-LOG_RETENTION_DAYS: Final = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545,
-    731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
-)  # fmt: skip
-
-
-def _steps(low: int, high: int, step: int) -> tuple[int, ...]:
-    return tuple(range(low, high + 1, step))
-
-
-# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html
-FARGATE_PAIRS: Final[Mapping[int, tuple[int, ...]]] = {
-    256: (512, 1024, 2048),
-    512: _steps(1024, 4096, 1024),
-    1024: _steps(2048, 8192, 1024),
-    2048: _steps(4096, 16384, 1024),
-    4096: _steps(8192, 30720, 1024),
-    8192: _steps(16384, 61440, 4096),
-    16384: _steps(32768, 122880, 8192),
-}
-
 POSTGRES_MAJOR_VERSIONS: Final = ("13", "14", "15", "16", "17")
-# MonitoringInterval's allowed values:
-# https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html
-DB_MONITORING_INTERVALS: Final = (0, 1, 5, 10, 15, 30, 60)
 # A production stack logs every statement slower than this at most (ms).
 PROD_MAX_LOG_MIN_DURATION_MS: Final = 1000
 REDIS_ENGINE_VERSIONS: Final = ("6.2", "7.0", "7.1")
@@ -193,6 +192,7 @@ _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
 # A lowercase DNS name of two or more labels, no wildcard, no trailing dot.
 _HOSTNAME = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _HOSTED_ZONE = re.compile(r"^Z[A-Z0-9]{1,31}$")
+_SENTRY_DSN = re.compile(r"^https://[A-Za-z0-9]+@[A-Za-z0-9.-]+(:\d{1,5})?(/[\w.-]+)*/\d+/?$")
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+\.)+[A-Za-z]{2,63}$")
 
 
@@ -331,6 +331,9 @@ class StackConfig:
     db_performance_insights: bool
     db_monitoring_interval_seconds: int
     db_log_min_duration_ms: int
+    db_restore_source: str
+    db_serving: str
+    db_primary_retired: bool
     cache_node_type: str
     cache_node_count: int
     cache_engine_version: str
@@ -342,6 +345,9 @@ class StackConfig:
     log_level: str
     cors_origins: tuple[str, ...]
     cache_ttl_seconds: int
+    # A credential (it lets anyone send events): kept out of repr.
+    sentry_dsn: str = field(repr=False)
+    auth: identity.AuthConfig
     task_cpu: int
     task_memory: int
     desired_count: int
@@ -448,6 +454,9 @@ class StackConfig:
             db_performance_insights=typed.flag("dbPerformanceInsights"),
             db_monitoring_interval_seconds=typed.number("dbMonitoringIntervalSeconds"),
             db_log_min_duration_ms=typed.number("dbLogMinDurationMs"),
+            db_restore_source=typed.text("dbRestoreSource"),
+            db_serving=typed.text("dbServing"),
+            db_primary_retired=typed.flag("dbPrimaryRetired"),
             cache_node_type=typed.text("cacheNodeType"),
             cache_node_count=typed.number("cacheNodeCount"),
             cache_engine_version=typed.text("cacheEngineVersion"),
@@ -461,6 +470,8 @@ class StackConfig:
             log_level=typed.text("logLevel").upper(),
             cors_origins=_cors_origins(typed.text("corsOrigins")),
             cache_ttl_seconds=typed.number("cacheTtlSeconds"),
+            sentry_dsn=typed.text("sentryDsn"),
+            auth=identity.AuthConfig.from_values(typed.text, typed.flag),
             task_cpu=typed.number("taskCpu"),
             task_memory=typed.number("taskMemory"),
             desired_count=typed.number("desiredCount"),
@@ -543,6 +554,7 @@ class StackConfig:
         )
         # PostgreSQL's own range for log_min_duration_statement (ms), capped at an hour.
         _between("dbLogMinDurationMs", self.db_log_min_duration_ms, -1, 3_600_000)
+        self._validate_restore()
         if not _CACHE_NODE.fullmatch(self.cache_node_type):
             raise _fail("cacheNodeType", self.cache_node_type, "like cache.t4g.micro")
         _between("cacheNodeCount", self.cache_node_count, 1, 6)
@@ -560,12 +572,28 @@ class StackConfig:
             AUTH_TOKEN_STRATEGIES,
         )
 
+    def _validate_restore(self) -> None:
+        """The restore keys: well-formed, and each step after the one it needs."""
+        try:
+            restore.check(
+                self.db_restore_source, self.db_serving, self.db_primary_retired, self.region
+            )
+        except restore.RestoreError as error:
+            raise _fail(error.key, error.value, error.allowed) from error
+
     def _validate_service(self) -> None:
         _one_of("logLevel", self.log_level, LOG_LEVELS)
         for origin in self.cors_origins:
             if not _ORIGIN.fullmatch(origin):
                 raise _fail("corsOrigins", origin, "comma-separated origins like https://a.b")
         _between("cacheTtlSeconds", self.cache_ttl_seconds, 1, 86400)
+        if self.sentry_dsn and not _SENTRY_DSN.fullmatch(self.sentry_dsn):
+            # Never echo the value: it is a credential.
+            raise _fail("sentryDsn", "(hidden)", "a Sentry DSN https://<key>@<host>/<project id>")
+        try:
+            identity.check(self.auth, internet_egress=self.nat_strategy != "none")
+        except identity.AuthConfigError as error:
+            raise _fail(error.key, error.value, error.allowed) from error
 
     def _validate_compute(self) -> None:
         _one_of("taskCpu", self.task_cpu, tuple(FARGATE_PAIRS))
@@ -712,6 +740,11 @@ class StackConfig:
     def is_prod(self) -> bool:
         """Whether prod-only rules apply (the ``production`` key)."""
         return self.production
+
+    @property
+    def restore_source(self) -> restore.RestoreSource | None:
+        """What the restored instance is created from (``dbRestoreSource``), or None."""
+        return restore.parse_source(self.db_restore_source, self.region)
 
     @property
     def docker_platform(self) -> str:

@@ -22,6 +22,7 @@ from infra.components.domain import (
     DomainCertificate,
 )
 from infra.components.fargate import build_fargate
+from infra.components.identity import Identity, IdentityArgs
 from infra.components.monitoring import (
     ComputeOperations,
     ComputeResult,
@@ -40,6 +41,22 @@ from infra.documents.observability import Thresholds
 from infra.tags import register_stack_tags
 
 Exports = dict[str, pulumi.Output[Any]]
+
+
+def build_secrets(cfg: StackConfig) -> Secrets:
+    """The SSM secrets: the generated ones at their rotation revisions, and ``sentryDsn``."""
+    return Secrets(
+        "secrets",
+        SecretsArgs(
+            ssm_prefix=cfg.ssm_prefix,
+            revisions={
+                "DATABASE_PASSWORD": cfg.database_password_revision,
+                "REDIS_PASSWORD": cfg.cache_auth_token_revision,
+                "API_TOKEN": cfg.api_token_revision,
+            },
+            sentry_dsn=cfg.sentry_dsn,
+        ),
+    )
 
 
 def build_shared(cfg: StackConfig) -> SharedLayers:
@@ -64,17 +81,7 @@ def build_shared(cfg: StackConfig) -> SharedLayers:
             force_delete=not cfg.is_prod,
         ),
     )
-    secrets = Secrets(
-        "secrets",
-        SecretsArgs(
-            ssm_prefix=cfg.ssm_prefix,
-            revisions={
-                "DATABASE_PASSWORD": cfg.database_password_revision,
-                "REDIS_PASSWORD": cfg.cache_auth_token_revision,
-                "API_TOKEN": cfg.api_token_revision,
-            },
-        ),
-    )
+    secrets = build_secrets(cfg)
     database = Database(
         "database",
         DatabaseArgs(
@@ -96,6 +103,9 @@ def build_shared(cfg: StackConfig) -> SharedLayers:
             performance_insights=cfg.db_performance_insights,
             monitoring_interval_seconds=cfg.db_monitoring_interval_seconds,
             log_min_duration_ms=cfg.db_log_min_duration_ms,
+            restore=cfg.restore_source,
+            serve_restored=cfg.db_serving == "restored",
+            primary_retired=cfg.db_primary_retired,
         ),
     )
     cache = Cache(
@@ -131,7 +141,22 @@ def build_shared(cfg: StackConfig) -> SharedLayers:
         if cfg.alb_access_logs
         else None
     )
-    return SharedLayers(network, registry, secrets, database, cache, access_logs)
+    # Compute-independent too: a switch keeps the pool and the callers' credentials.
+    identity = (
+        Identity(
+            "identity",
+            IdentityArgs(
+                stack=cfg.stack,
+                region=cfg.region,
+                ssm_prefix=cfg.ssm_prefix,
+                write_scope=cfg.auth.write_scope,
+                production=cfg.is_prod,
+            ),
+        )
+        if cfg.auth.creates_pool
+        else None
+    )
+    return SharedLayers(network, registry, secrets, database, cache, access_logs, identity)
 
 
 def thresholds(cfg: StackConfig) -> Thresholds:
@@ -234,6 +259,13 @@ def build(cfg: StackConfig) -> Exports:
         exports["url"] = pulumi.Output.from_input(f"https://{domain.domain_name}")
     if shared.access_logs is not None:
         exports["accessLogBucket"] = shared.access_logs.bucket_name
+    if shared.identity is not None:
+        # Where callers get tokens; the client secret is only in SSM (INVARIANT B7).
+        exports["authTokenUrl"] = shared.identity.token_url
+        exports["authClientId"] = shared.identity.client_id
+        exports["authClientSecretParameter"] = pulumi.Output.from_input(
+            shared.identity.client_secret_parameter_name
+        )
     exports["alarmTopicArn"] = monitoring.topic_arn
     exports["dashboardName"] = dashboard.dashboard_name
     return exports

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -16,18 +17,33 @@ from sqlalchemy.exc import ArgumentError
 
 Environment = Literal["development", "test", "staging", "production"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+AuthMode = Literal["token", "jwt"]
+# An OAuth scope (RFC 6749 section 3.3): printable ASCII but space, '"' and backslash.
+SCOPE_PATTERN = r"^[\x21\x23-\x5b\x5d-\x7e]{1,256}$"
 
 DEFAULT_API_TOKEN = "dev-token"  # noqa: S105 - the documented development-only default
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./app.db"
 # Environments that may run with the development defaults (SQLite, dev-token).
 RELAXED_ENVIRONMENTS: frozenset[str] = frozenset({"development", "test"})
-SECRET_FIELDS: frozenset[str] = frozenset({"api_token", "database_password", "redis_password"})
+# Per-client quotas per RATE_LIMIT_WINDOW_SECONDS (reads, writes, failed authentications),
+# by ENVIRONMENT. The test suite's clients share one address, so its limits stay out of
+# the way; tests of the limiter set their own.
+RATE_LIMIT_DEFAULTS: dict[str, tuple[int, int, int]] = {
+    "development": (1200, 300, 30),
+    "test": (100_000, 100_000, 10_000),
+    "staging": (600, 120, 10),
+    "production": (600, 120, 10),
+}
+SECRET_FIELDS: frozenset[str] = frozenset(
+    {"api_token", "database_password", "redis_password", "sentry_dsn"}
+)
 
 # Setting that holds an SSM parameter name -> setting that receives its value.
 SSM_PARAMETER_TARGETS: dict[str, str] = {
     "api_token_ssm_parameter": "api_token",
     "database_password_ssm_parameter": "database_password",
     "redis_password_ssm_parameter": "redis_password",
+    "sentry_dsn_ssm_parameter": "sentry_dsn",
 }
 
 
@@ -69,6 +85,16 @@ class Settings(BaseSettings):
     cache_ttl_seconds: int = Field(default=60, ge=1, le=86_400)
     # Larger request bodies are refused with 413 before the app reads them.
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=104_857_600)
+    # Per-client rate limits (docs/contracts.md, "Rate limits"): requests per window,
+    # per route class. Unset: the ENVIRONMENT's default from RATE_LIMIT_DEFAULTS.
+    rate_limit_window_seconds: int = Field(default=60, ge=1, le=3600)
+    rate_limit_reads: int | None = Field(default=None, ge=1, le=100_000_000)
+    rate_limit_writes: int | None = Field(default=None, ge=1, le=100_000_000)
+    rate_limit_auth_failures: int | None = Field(default=None, ge=1, le=100_000_000)
+    # Proxies in front of the service that append to X-Forwarded-For: 1 behind the
+    # ALB, whose entry (the last) is the client address; 0 takes the socket peer
+    # (on Lambda, the event's sourceIp). A client-written entry is never used.
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
     readiness_timeout_seconds: float = Field(default=1.0, gt=0, le=1.0)
     api_token: SecretStr | None = None
     log_level: LogLevel = "INFO"
@@ -89,13 +115,29 @@ class Settings(BaseSettings):
     # Set by the infrastructure: the SSM versions of the secrets this process
     # read (never a value). Logged at start-up; a rotation changes it.
     config_revision: str = Field(default="", max_length=200)
+    # Error tracking (docs/operations.md): off unless set; on AWS read from SSM.
+    sentry_dsn: SecretStr | None = None
+    sentry_dsn_ssm_parameter: str | None = None
+    # Set by the infrastructure: the image tag this process runs (the events' release).
+    release: str = Field(default="", max_length=200, pattern=r"^[A-Za-z0-9._:@+/-]*$")
+    # Who may write (docs/contracts.md, "Authentication"): the static API_TOKEN, or
+    # JWTs from AUTH_ISSUER carrying AUTH_WRITE_SCOPE, verified against its JWKS.
+    auth_mode: AuthMode = "token"
+    auth_issuer: str | None = Field(default=None, max_length=512)
+    auth_audience: str | None = Field(default=None, max_length=256)
+    # One OAuth scope: what a token must carry to write.
+    auth_write_scope: str = Field(default="items:write", pattern=SCOPE_PATTERN)
+    auth_jwks_url: str | None = Field(default=None, max_length=512)
+    auth_jwks_timeout_seconds: float = Field(default=2.0, gt=0, le=10)
+    # At most one JWKS download per this many seconds, whatever unknown key ids arrive.
+    auth_jwks_refresh_seconds: float = Field(default=30, gt=0, le=3600)
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
 
-    @field_validator("environment", mode="before")
+    @field_validator("environment", "auth_mode", mode="before")
     @classmethod
     def _lower_environment(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
@@ -113,11 +155,29 @@ class Settings(BaseSettings):
         "api_token_ssm_parameter",
         "database_password_ssm_parameter",
         "redis_password_ssm_parameter",
+        "sentry_dsn",
+        "sentry_dsn_ssm_parameter",
+        "auth_issuer",
+        "auth_audience",
+        "auth_jwks_url",
         mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("sentry_dsn")
+    @classmethod
+    def _check_sentry_dsn(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return value
+        # Shape only (never echoed: the message names the variable, not the value).
+        parts = urlsplit(value.get_secret_value().strip())
+        if parts.scheme not in {"http", "https"} or not parts.hostname or not parts.username:
+            raise ValueError("must be a Sentry DSN like https://<key>@<host>/<project id>")
+        if not parts.path.rstrip("/").rpartition("/")[2].isdigit():
+            raise ValueError("must end with the numeric project id: https://<key>@<host>/<id>")
+        return SecretStr(value.get_secret_value().strip())
 
     @field_validator("database_url")
     @classmethod
@@ -157,6 +217,14 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _default_rate_limits(self) -> Settings:
+        reads, writes, failures = RATE_LIMIT_DEFAULTS[self.environment]
+        self.rate_limit_reads = self.rate_limit_reads or reads
+        self.rate_limit_writes = self.rate_limit_writes or writes
+        self.rate_limit_auth_failures = self.rate_limit_auth_failures or failures
+        return self
+
+    @model_validator(mode="after")
     def _refuse_development_defaults(self) -> Settings:
         if self.api_token is None and self.environment in RELAXED_ENVIRONMENTS:
             self.api_token = SecretStr(DEFAULT_API_TOKEN)
@@ -175,25 +243,80 @@ class Settings(BaseSettings):
                 "DATABASE_PASSWORD is set but DATABASE_URL is SQLite, which takes no password; "
                 "unset DATABASE_PASSWORD or set DATABASE_URL=postgresql+asyncpg://user@host:5432/db"
             )
+        problems.extend(self.auth_problems())
         if self.environment in RELAXED_ENVIRONMENTS:
             return problems
-        token = self.api_token.get_secret_value() if self.api_token else ""
-        if not token.strip():
-            problems.append(
-                f"API_TOKEN must be set when ENVIRONMENT={self.environment} "
-                "(or name an SSM parameter in API_TOKEN_SSM_PARAMETER)"
-            )
-        elif token == DEFAULT_API_TOKEN:
-            problems.append(
-                f"API_TOKEN must not be the development default when "
-                f"ENVIRONMENT={self.environment}; set a random token of 32+ characters"
-            )
+        problems.extend(self._token_problems())
         if self.is_sqlite:
             problems.append(
                 f"DATABASE_URL must point at PostgreSQL when ENVIRONMENT={self.environment}; "
                 "set DATABASE_URL=postgresql+asyncpg://user@host:5432/db"
             )
         return problems
+
+    def _token_problems(self) -> list[str]:
+        """The API_TOKEN rules of the strict environments (with AUTH_MODE=jwt it is unused)."""
+        if self.auth_mode == "jwt":
+            return []
+        token = self.api_token.get_secret_value() if self.api_token else ""
+        if not token.strip():
+            return [
+                f"API_TOKEN must be set when ENVIRONMENT={self.environment} "
+                "(or name an SSM parameter in API_TOKEN_SSM_PARAMETER)"
+            ]
+        if token == DEFAULT_API_TOKEN:
+            return [
+                f"API_TOKEN must not be the development default when "
+                f"ENVIRONMENT={self.environment}; set a random token of 32+ characters"
+            ]
+        return []
+
+    def auth_problems(self) -> list[str]:
+        """The AUTH_* rules: jwt mode names its issuer and audience; token mode sets neither.
+
+        Plain ``http://`` issuer and JWKS URLs are accepted in development and
+        test only (a loopback issuer in the tests); a deployed service fetches
+        its signing keys over TLS.
+        """
+        if self.auth_mode == "token":
+            return [
+                f"{env_name(name)} is set but AUTH_MODE=token ignores it; "
+                f"set AUTH_MODE=jwt or unset {env_name(name)}"
+                for name in ("auth_issuer", "auth_audience", "auth_jwks_url")
+                if getattr(self, name) is not None
+            ]
+        problems = [
+            f"{env_name(name)} must be set when AUTH_MODE=jwt ({what})"
+            for name, what in (
+                (
+                    "auth_issuer",
+                    "the iss every token must carry, e.g. "
+                    "https://cognito-idp.<region>.amazonaws.com/<pool-id>",
+                ),
+                ("auth_audience", "the aud or client_id every token must carry"),
+            )
+            if getattr(self, name) is None
+        ]
+        relaxed = self.environment in RELAXED_ENVIRONMENTS
+        schemes = ("https://", "http://") if relaxed else ("https://",)
+        for name in ("auth_issuer", "auth_jwks_url"):
+            url = getattr(self, name)
+            if url is not None and not (url.startswith(schemes) and len(url) > len("https://")):
+                problems.append(
+                    f"{env_name(name)} must be an https:// URL when ENVIRONMENT={self.environment}"
+                )
+        return problems
+
+    @property
+    def jwks_url(self) -> str:
+        """Where the issuer's signing keys are: AUTH_JWKS_URL, else the issuer's well-known path.
+
+        ``<issuer>/.well-known/jwks.json`` is where Amazon Cognito (and Auth0)
+        publish them; other issuers name theirs in AUTH_JWKS_URL.
+        """
+        if self.auth_jwks_url:
+            return self.auth_jwks_url
+        return f"{(self.auth_issuer or '').rstrip('/')}/.well-known/jwks.json"
 
     @property
     def is_sqlite(self) -> bool:
@@ -271,6 +394,7 @@ class _SsmNames(BaseSettings):
     api_token_ssm_parameter: str | None = None
     database_password_ssm_parameter: str | None = None
     redis_password_ssm_parameter: str | None = None
+    sentry_dsn_ssm_parameter: str | None = None
 
 
 def load_settings(ssm_client: Any = None, **overrides: Any) -> Settings:

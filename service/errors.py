@@ -48,7 +48,7 @@ CODES: dict[int, str] = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
-    429: "too_many_requests",
+    429: "rate_limited",
     500: "internal_error",
     503: "service_unavailable",
 }
@@ -60,14 +60,17 @@ SENT_CODES: dict[str, int] = {
     "bad_request": 400,
     "cors_rejected": 400,
     "unauthorized": 401,
+    "insufficient_scope": 403,
     "not_found": 404,
     "method_not_allowed": 405,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     "validation_error": 422,
+    "rate_limited": 429,
     "internal_error": 500,
     "not_ready": 503,
     "service_unavailable": 503,
+    "auth_unavailable": 503,
 }
 JSON_MEDIA_TYPE = "application/json"
 
@@ -197,7 +200,9 @@ async def http_exception_handler(request: Request, exc: Exception) -> Response:
             # preflights before routing) it is a question about the path: answer it.
             return Response(status_code=204, headers={"Allow": allow})
     message = _http_exception_message(request, exc, headers)
-    return error_response(exc.status_code, message, headers=headers)
+    # service.auth's errors name their own code (insufficient_scope, auth_unavailable).
+    code = getattr(exc, "code", None)
+    return error_response(exc.status_code, message, code=code, headers=headers)
 
 
 def _is_json(content_type: str | None) -> bool:

@@ -27,6 +27,7 @@ from typing import Any, Final
 from mangum import Mangum
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service import error_tracking
 from service.config import Settings, load_settings
 from service.errors import error_response
 from service.logging import configure_logging, get_logger
@@ -352,7 +353,12 @@ class LambdaRuntime:
         if problem is not None:
             # A copy with no body for Mangum to decode, marked for LambdaScope to refuse.
             event = {**event, "body": "", "isBase64Encoded": False, BODY_ERROR_KEY: problem}
-        return self._adapter(event, context)
+        try:
+            return self._adapter(event, context)
+        finally:
+            # Lambda freezes the environment once the handler returns, the SDK's
+            # sending thread with it: send this invocation's events first.
+            error_tracking.flush_pending()
 
     def migrate(self) -> dict[str, Any]:
         """Upgrade the database to head under the migration lock; report the revision."""

@@ -11,7 +11,10 @@ from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
-from service.cache import create_cache
+from service import error_tracking
+from service.auth import create_authenticator
+from service.cache import RedisCache, create_cache
+from service.compression import CompressionMiddleware
 from service.config import Settings, load_settings
 from service.db import create_engine, create_sessionmaker
 from service.errors import error_response, install_error_handlers
@@ -19,6 +22,7 @@ from service.health import install_health_routes
 from service.items.router import install_item_routes
 from service.logging import configure_logging
 from service.middleware import RequestContextMiddleware
+from service.ratelimit import RateLimiter, RateLimitMiddleware
 
 
 class EnvelopeCORSMiddleware(CORSMiddleware):
@@ -52,10 +56,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Once per process (per Lambda execution environment), never at import.
+        tracking = error_tracking.start(settings)
         engine = create_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.cache = create_cache(settings)
+        # Rate-limit counters share the cache's Redis pool; without Redis, per process.
+        cache = app.state.cache
+        rate_limiter.use_redis(cache.client if isinstance(cache, RedisCache) else None)
         # Everything alive now (modules, the app, its routes and models) lives as long as
         # the process. Frozen, the cyclic GC's full collections skip it: unfrozen, they
         # walked the whole heap and paused the loop for ~70 ms several times a second
@@ -65,6 +74,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             gc.unfreeze()
+            if tracking:
+                error_tracking.stop()
+            await rate_limiter.close()
             await app.state.cache.close()
             await engine.dispose()
 
@@ -78,9 +90,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json" if docs else None,
     )
     app.state.settings = settings
+    app.state.authenticator = create_authenticator(settings)
     install_error_handlers(app)
     install_health_routes(app)
     install_item_routes(app)
+    # Innermost: a 429 passes through CORS (so browsers can read it) and gets a request id.
+    rate_limiter = RateLimiter(settings)
+    app.state.rate_limiter = rate_limiter
+    app.add_middleware(RateLimitMiddleware, limiter=rate_limiter)
     if settings.cors_origins:
         app.add_middleware(
             EnvelopeCORSMiddleware,
@@ -90,6 +107,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID"],
             max_age=600,
         )
+    # Inside the request context (so HEAD, rewritten to GET there, gets the headers
+    # and Content-Length of the gzipped GET) and outside CORS (whose Vary it merges).
+    app.add_middleware(CompressionMiddleware)
     # Added last, so it is the outermost layer and sees every response (CORS too).
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

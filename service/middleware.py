@@ -14,6 +14,7 @@ import structlog
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.error_tracking import capture_request_error
 from service.errors import error_response
 from service.logging import request_id_var, write_access_log
 
@@ -124,9 +125,10 @@ class RequestContextMiddleware:
                 raise
             response = error_response(413, str(error.detail))
             await response(scope, receive, reply)
-        except Exception:
-            # The traceback goes to the log only; the client gets a generic envelope.
+        except Exception as error:
+            # The traceback goes to the log (and error tracking, when on), never the client.
             self._error_log.exception("unhandled error", method=method, path=scope["path"])
+            capture_request_error(error, scope, request_id)
             if response_started:
                 raise
             response = error_response(500, "Internal server error; quote the request_id")

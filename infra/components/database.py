@@ -5,18 +5,26 @@ the parameter group (and exported to CloudWatch Logs with retention in
 prod); Performance Insights and Enhanced Monitoring follow their config keys.
 IAM database authentication is enabled (INVARIANT B20) next to the password,
 which the service still uses (docs/policies.md says why).
+
+Restore (docs/runbook.md, "Restore"): with a restore source the component adds
+a second instance, ``<name>-restored-instance``, built by the same step as the
+primary (same groups, encryption, protection, telemetry), so every invariant
+holds for it too. ``address``, ``instance_arn`` and ``identifier`` are the
+*serving* instance's: compute and the alarms follow ``serve_restored``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from infra.components import physical_name, type_token
 from infra.documents import iam
+from infra.documents.restore import RestoreSource
 
 DATABASE_NAME = "app"
 DATABASE_USER = "app"
@@ -61,6 +69,42 @@ class DatabaseArgs:
     """Enhanced Monitoring interval; 0 turns it (and its role) off."""
     log_min_duration_ms: int = 1000
     """``log_min_duration_statement``: statements slower than this are logged (-1: off)."""
+    restore: RestoreSource | None = None
+    """Create the restored instance from this (``dbRestoreSource``); None: no restore."""
+    serve_restored: bool = False
+    """The service uses the restored instance (``dbServing: restored``)."""
+    primary_retired: bool = False
+    """The primary instance is deleted (``dbPrimaryRetired``)."""
+
+
+@dataclass(frozen=True)
+class _Placement:
+    """What every instance of the component shares: network, groups, monitoring role."""
+
+    subnet_group_name: pulumi.Input[str]
+    parameter_group_name: pulumi.Input[str]
+    security_group_id: pulumi.Input[str]
+    monitoring_role_arn: pulumi.Input[str] | None
+    monitoring_ready: list[pulumi.Resource]
+
+
+def restore_arguments(source: RestoreSource, primary_identifier: str) -> dict[str, Any]:
+    """The ``aws.rds.Instance`` arguments that make it a restore of ``source``.
+
+    A snapshot restore is RestoreDBInstanceFromDBSnapshot; a time restore is
+    RestoreDBInstanceToPointInTime from the primary's automated backups. The
+    provider applies what those calls do not take (the password, backups,
+    monitoring) with a ModifyDBInstance right after.
+    """
+    if source.snapshot is not None:
+        return {"snapshot_identifier": source.snapshot}
+    return {
+        "restore_to_point_in_time": aws.rds.InstanceRestoreToPointInTimeArgs(
+            source_db_instance_identifier=primary_identifier,
+            restore_time=source.restore_time,
+            use_latest_restorable_time=True if source.latest else None,
+        )
+    }
 
 
 def parameters(log_min_duration_ms: int) -> list[dict[str, str]]:
@@ -91,6 +135,11 @@ class Database(pulumi.ComponentResource):
     username: str
     instance_arn: pulumi.Output[str]
     identifier: str
+    """The serving instance's identifier (the alarms' dimension)."""
+    primary_identifier: str
+    restored_identifier: str
+    has_restore: bool
+    """Whether a restored instance exists (the RDS Proxy target may move to it)."""
 
     def __init__(
         self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None
@@ -117,36 +166,71 @@ class Database(pulumi.ComponentResource):
         )
         self.security_group_id = security_group.id
 
-        # The identifier is known in advance: the log groups are named after it.
-        self.identifier = physical_name(args.stack, "postgres")
-        log_groups = self._log_groups(name, args)
+        # The identifiers are known in advance: the log groups are named after them.
+        self.primary_identifier = physical_name(args.stack, "postgres")
+        self.restored_identifier = physical_name(args.stack, "postgres-restored")
         monitoring_role_arn, monitoring_ready = self._monitoring_role(name, args, child)
-        instance = self._instance(
-            name,
-            args,
+        placement = _Placement(
             subnet_group_name=subnet_group.name,
             parameter_group_name=parameter_group.name,
             security_group_id=security_group.id,
             monitoring_role_arn=monitoring_role_arn,
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                protect=args.protect,
-                # The identifier is explicit, so a replacement must free it first
-                # (INVARIANT C2); protect and deletion protection guard prod.
-                delete_before_replace=True,
-                # RDS checks the monitoring role can publish when it is passed.
-                depends_on=[*log_groups, *monitoring_ready],
-            ),
+            monitoring_ready=monitoring_ready,
         )
-        self.address = instance.address
-        self.endpoint = instance.endpoint
-        self.instance_arn = instance.arn
+        # The primary's log groups outlive its retirement: they hold its last
+        # logs, which expire with the retention.
+        primary_logs = self._log_groups(f"{name}-log", self.primary_identifier, args)
+        primary = None
+        if not args.primary_retired:
+            primary = self._instance(
+                f"{name}-instance", self.primary_identifier, args, placement, primary_logs
+            )
+        restored = self._restored_instance(name, args, placement, primary)
+        serving = restored if args.serve_restored else primary
+        if serving is None:
+            raise ValueError("no database instance to serve: see docs/runbook.md, Restore")
+        self.has_restore = restored is not None
+        self.identifier = (
+            self.restored_identifier if args.serve_restored else self.primary_identifier
+        )
+        self.address = serving.address
+        self.endpoint = serving.endpoint
+        self.instance_arn = serving.arn
         self.register_outputs(
             {
                 "address": self.address,
                 "port": self.port,
                 "securityGroupId": self.security_group_id,
             }
+        )
+
+    def _restored_instance(
+        self,
+        name: str,
+        args: DatabaseArgs,
+        placement: _Placement,
+        primary: aws.rds.Instance | None,
+    ) -> aws.rds.Instance | None:
+        """The instance restored from ``args.restore`` (none without one), beside the primary.
+
+        Its logical and physical names are fixed, never derived from the source
+        (INVARIANT C2). The source is read when it is created only: changing
+        ``dbRestoreSource`` afterwards must not replace (empty) a database that
+        may be serving, so a new restore first removes this one (the runbook).
+        """
+        if args.restore is None:
+            return None
+        logs = self._log_groups(f"{name}-restored-log", self.restored_identifier, args)
+        # A time restore reads the primary's backups, so it waits for the primary.
+        after_primary = [primary] if primary is not None and args.restore.snapshot is None else []
+        return self._instance(
+            f"{name}-restored-instance",
+            self.restored_identifier,
+            args,
+            placement,
+            [*logs, *after_primary],
+            restore=restore_arguments(args.restore, self.primary_identifier),
+            ignore_changes=["snapshotIdentifier", "restoreToPointInTime"],
         )
 
     def _parameter_group(
@@ -167,7 +251,9 @@ class Database(pulumi.ComponentResource):
             opts=child,
         )
 
-    def _log_groups(self, name: str, args: DatabaseArgs) -> list[aws.cloudwatch.LogGroup]:
+    def _log_groups(
+        self, prefix: str, identifier: str, args: DatabaseArgs
+    ) -> list[aws.cloudwatch.LogGroup]:
         """The exported logs' groups, created before the instance so they keep a retention.
 
         RDS creates log groups without retention when it first exports; the
@@ -175,8 +261,8 @@ class Database(pulumi.ComponentResource):
         """
         return [
             aws.cloudwatch.LogGroup(
-                f"{name}-log-{log}",
-                name=f"/aws/rds/instance/{self.identifier}/{log}",
+                f"{prefix}-{log}",
+                name=f"/aws/rds/instance/{identifier}/{log}",
                 retention_in_days=args.log_retention_days,
                 opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
             )
@@ -206,19 +292,29 @@ class Database(pulumi.ComponentResource):
 
     def _instance(
         self,
-        name: str,
+        logical_name: str,
+        identifier: str,
         args: DatabaseArgs,
+        placement: _Placement,
+        waits_for: Sequence[pulumi.Resource],
         *,
-        subnet_group_name: pulumi.Input[str],
-        parameter_group_name: pulumi.Input[str],
-        security_group_id: pulumi.Input[str],
-        monitoring_role_arn: pulumi.Input[str] | None,
-        opts: pulumi.ResourceOptions,
+        restore: dict[str, Any] | None = None,
+        ignore_changes: list[str] | None = None,
     ) -> aws.rds.Instance:
-        """The PostgreSQL instance: private, encrypted, backed up, with its telemetry."""
+        """A PostgreSQL instance: private, encrypted, backed up, with its telemetry."""
+        opts = pulumi.ResourceOptions(
+            parent=self,
+            protect=args.protect,
+            # The identifier is explicit, so a replacement must free it first
+            # (INVARIANT C2); protect and deletion protection guard prod.
+            delete_before_replace=True,
+            # RDS checks the monitoring role can publish when it is passed.
+            depends_on=[*waits_for, *placement.monitoring_ready],
+            ignore_changes=ignore_changes,
+        )
         return aws.rds.Instance(
-            f"{name}-instance",
-            identifier=self.identifier,
+            logical_name,
+            identifier=identifier,
             engine="postgres",
             engine_version=args.engine_version,
             # Minor versions follow AWS's patches; majors only change on purpose.
@@ -234,18 +330,16 @@ class Database(pulumi.ComponentResource):
             # Changing the password is an in-place ModifyDBInstance (INVARIANT C6).
             password=args.password,
             port=DATABASE_PORT,
-            db_subnet_group_name=subnet_group_name,
-            parameter_group_name=parameter_group_name,
-            vpc_security_group_ids=[security_group_id],
+            db_subnet_group_name=placement.subnet_group_name,
+            parameter_group_name=placement.parameter_group_name,
+            vpc_security_group_ids=[placement.security_group_id],
             publicly_accessible=False,
             multi_az=args.multi_az,
             backup_retention_period=args.backup_retention_days,
             copy_tags_to_snapshot=True,
             deletion_protection=args.deletion_protection,
             skip_final_snapshot=args.skip_final_snapshot,
-            final_snapshot_identifier=(
-                None if args.skip_final_snapshot else f"{self.identifier}-final"
-            ),
+            final_snapshot_identifier=None if args.skip_final_snapshot else f"{identifier}-final",
             enabled_cloudwatch_logs_exports=list(LOG_EXPORTS) if args.log_exports else None,
             # Token sign-in is possible for roles granted rds_iam; the app user
             # keeps its password (INVARIANT B20, docs/policies.md).
@@ -255,6 +349,7 @@ class Database(pulumi.ComponentResource):
                 PERFORMANCE_INSIGHTS_RETENTION_DAYS if args.performance_insights else None
             ),
             monitoring_interval=args.monitoring_interval_seconds,
-            monitoring_role_arn=monitoring_role_arn,
+            monitoring_role_arn=placement.monitoring_role_arn,
+            **(restore or {}),
             opts=opts,
         )

@@ -33,6 +33,11 @@ PARAMETER_LEAVES: dict[str, str] = {
     "DATABASE_PASSWORD": "database-password",
     "REDIS_PASSWORD": "redis-password",
 }
+# Secrets the operator provides (config keys set with --secret), created only when
+# set: a stack without them keeps exactly the parameters above.
+OPTIONAL_PARAMETER_LEAVES: dict[str, str] = {
+    "SENTRY_DSN": "sentry-dsn",
+}
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,8 @@ class SecretsArgs:
 
     ssm_prefix: str
     revisions: Mapping[str, int] = field(default_factory=dict)
+    sentry_dsn: str = field(default="", repr=False)
+    """``sentryDsn``: stored as the SENTRY_DSN parameter when set, nothing when empty."""
 
 
 def rotation_keepers(revision: int) -> dict[str, str] | None:
@@ -66,7 +73,9 @@ def config_revision(versions: Mapping[str, int | str]) -> str:
     which makes a rotation roll the running tasks and publish a new function
     version instead of leaving them on what they read at start.
     """
-    return ".".join(f"{PARAMETER_LEAVES[env]}-v{versions[env]}" for env in PARAMETER_LEAVES)
+    leaves = {**PARAMETER_LEAVES, **OPTIONAL_PARAMETER_LEAVES}
+    # The optional ones only when present, so a stack without them keeps its revision.
+    return ".".join(f"{leaves[env]}-v{versions[env]}" for env in leaves if env in versions)
 
 
 class Secrets(pulumi.ComponentResource):
@@ -74,6 +83,8 @@ class Secrets(pulumi.ComponentResource):
 
     parameter_names: dict[str, str]
     parameter_arns: dict[str, pulumi.Output[str]]
+    error_tracking: bool
+    """Whether the SENTRY_DSN parameter exists (compute then also gets RELEASE)."""
     config_revision: pulumi.Output[str]
     database_password: pulumi.Output[str]
     redis_auth_token: pulumi.Output[str]
@@ -138,6 +149,9 @@ class Secrets(pulumi.ComponentResource):
             self.parameter_arns[env] = parameter.arn
             versions[env] = parameter.version
 
+        self.error_tracking = bool(args.sentry_dsn)
+        if self.error_tracking:
+            self._add_provided(name, args.ssm_prefix, "SENTRY_DSN", args.sentry_dsn, versions)
         envs = list(versions)
         self.config_revision = pulumi.Output.all(*versions.values()).apply(
             lambda numbers: config_revision(dict(zip(envs, numbers, strict=True)))
@@ -145,6 +159,31 @@ class Secrets(pulumi.ComponentResource):
         self.database_password = pulumi.Output.secret(database_password.result)
         self.redis_auth_token = pulumi.Output.secret(redis_token.result)
         self.api_token = pulumi.Output.secret(api_token.result)
+        self._register()
+
+    def _add_provided(
+        self,
+        name: str,
+        prefix: str,
+        env: str,
+        value: str,
+        versions: dict[str, pulumi.Output[int]],
+    ) -> None:
+        """An operator-provided secret (``OPTIONAL_PARAMETER_LEAVES``) as a SecureString."""
+        leaf = OPTIONAL_PARAMETER_LEAVES[env]
+        self.parameter_names[env] = f"{prefix}/{leaf}"
+        parameter = aws.ssm.Parameter(
+            f"{name}-{leaf}",
+            name=self.parameter_names[env],
+            type="SecureString",
+            value=pulumi.Output.secret(value),
+            description=f"{env} for the fastapi-on-aws service",
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+        )
+        self.parameter_arns[env] = parameter.arn
+        versions[env] = parameter.version
+
+    def _register(self) -> None:
         self.register_outputs(
             {
                 "parameterNames": self.parameter_names,

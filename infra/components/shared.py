@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from infra.components.access_logs import AccessLogBucket
 from infra.components.cache import Cache
 from infra.components.database import Database
+from infra.components.identity import Identity
 from infra.components.network import Network
 from infra.components.registry import Registry
 from infra.components.secrets import Secrets
@@ -27,3 +28,5 @@ class SharedLayers:
     cache: Cache
     access_logs: AccessLogBucket | None = None
     """The ALB access-log bucket (``albAccessLogs``), in both shapes (INVARIANT C1)."""
+    identity: Identity | None = None
+    """The Cognito pool issuing the service's JWTs (``authCognito``), in both shapes (C1)."""

@@ -200,6 +200,7 @@ class Assumptions:
     ecr_storage_gb: float = 2.0
     access_log_storage_gb: float = 2.0
     db_backup_gb_beyond_free: float = 0.0
+    m2m_token_requests: float = 10_000.0
 
     def describe(self) -> list[tuple[str, str]]:
         """``(assumption, value)`` lines, in a stable order, for reports."""
@@ -233,6 +234,10 @@ class Assumptions:
             (
                 "RDS backup storage beyond the free allowance",
                 f"{self.db_backup_gb_beyond_free:g} GB",
+            ),
+            (
+                "Cognito client-credentials token requests (authCognito; callers reuse tokens)",
+                f"{self.m2m_token_requests:,.0f}",
             ),
             (
                 "not modelled",
@@ -564,6 +569,20 @@ def _bucket(resource: Resource, stack: Stack, usage: Assumptions) -> list[Charge
     return [Charge("s3_standard_gb_month", usage.access_log_storage_gb, False, "access logs kept")]
 
 
+def _cognito_client(resource: Resource, stack: Stack, usage: Assumptions) -> list[Charge] | str:
+    if "client_credentials" not in (resource.inputs.get("allowedOauthFlows") or []):
+        return "app clients without the client credentials grant: billed per user, none here"
+    return [
+        Charge("cognito_m2m_app_client_month", 1, True, "machine-to-machine app client"),
+        Charge(
+            "cognito_m2m_token_requests_thousand",
+            usage.m2m_token_requests / 1000,
+            False,
+            "client-credentials token requests",
+        ),
+    ]
+
+
 def _sns_topic(resource: Resource, stack: Stack, usage: Assumptions) -> str:
     return "SNS topics: no standing charge (a few alarm notifications a month are not modelled)"
 
@@ -590,6 +609,7 @@ RULES: Final[Mapping[str, Rule]] = {
     "aws:ecr/repository:Repository": _ecr_repository,
     "aws:s3/bucket:Bucket": _bucket,
     "aws:sns/topic:Topic": _sns_topic,
+    "aws:cognito/userPoolClient:UserPoolClient": _cognito_client,
 }
 
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from infra.documents import iam
+from infra.documents import iam, identity
 from infra.documents import task_definition as td
 
 # The image's CMD is the same, but setting it on the function keeps the
@@ -56,6 +56,7 @@ DEFAULT_STAGE: Final = "$default"
 # Secrets the service resolves from SSM by name on the Lambda shape
 # (docs/contracts.md); the values themselves never enter the environment (B7).
 SECRET_VARIABLES: Final = td.SECRET_VARIABLES
+OPTIONAL_SECRET_VARIABLES: Final = td.OPTIONAL_SECRET_VARIABLES
 SSM_NAME_SUFFIX: Final = "_SSM_PARAMETER"
 
 # One access-log line per request, as JSON (INVARIANT B14). Only $context
@@ -106,8 +107,13 @@ def function_environment(
     cache_ttl_seconds: int,
     parameter_names: Mapping[str, str],
     config_revision: str,
+    cache_database: int = 0,
+    release: str | None = None,
+    auth: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The function's environment: the settings of docs/contracts.md, secrets by SSM name only.
+
+    ``auth`` adds the AUTH_* settings of ``authMode: jwt`` (none in token mode).
 
     ``parameter_names`` maps each secret variable (``API_TOKEN`` …) to its SSM
     parameter *name*; the service fetches the values once per cold start.
@@ -120,10 +126,11 @@ def function_environment(
         if not isinstance(host, str) or not _HOSTNAME.match(host):
             raise ValueError(f"the {what} must be a host name, got {host!r}")
     missing = sorted(set(SECRET_VARIABLES) - set(parameter_names))
-    unknown = sorted(set(parameter_names) - set(SECRET_VARIABLES))
+    unknown = sorted(set(parameter_names) - set(SECRET_VARIABLES + OPTIONAL_SECRET_VARIABLES))
     if missing or unknown:
         raise ValueError(
-            f"parameter_names must name exactly {', '.join(SECRET_VARIABLES)}; "
+            f"parameter_names must name exactly {', '.join(SECRET_VARIABLES)} "
+            f"(and optionally {', '.join(OPTIONAL_SECRET_VARIABLES)}); "
             f"missing {missing}, unknown {unknown}"
         )
     for variable, name in parameter_names.items():
@@ -138,14 +145,21 @@ def function_environment(
         "ENVIRONMENT": "production" if production else "staging",
         # The function reaches PostgreSQL through the RDS Proxy, with TLS.
         "DATABASE_URL": td.database_url(proxy_endpoint),
-        "REDIS_URL": td.redis_url(redis_endpoint),
+        "REDIS_URL": td.redis_url(redis_endpoint, cache_database),
         "LOG_LEVEL": log_level,
         "CORS_ORIGINS": ",".join(cors_origins),
         "CACHE_TTL_SECONDS": str(cache_ttl_seconds),
         "CONFIG_REVISION": config_revision,
+        # Mangum puts the event's sourceIp in the ASGI client: the rate limiter keys
+        # on it, not on X-Forwarded-For, which the caller can write.
+        "TRUSTED_PROXY_HOPS": "0",
+        # With error tracking on: the image tag, as the events' release.
+        **td.release_environment(release),
+        **identity.checked_environment(auth),
     }
-    for variable in SECRET_VARIABLES:
-        environment[ssm_variable(variable)] = parameter_names[variable]
+    for variable in SECRET_VARIABLES + OPTIONAL_SECRET_VARIABLES:
+        if variable in parameter_names:
+            environment[ssm_variable(variable)] = parameter_names[variable]
     return environment
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from infra.documents import iam
+from infra.documents import iam, identity
 
 CONTAINER_NAME: Final = "app"
 CONTAINER_PORT: Final = 8000
@@ -36,6 +36,8 @@ MAX_HEALTH_CHECK_START_PERIOD: Final = 300
 
 # Secrets reach the container only as ECS `secrets[].valueFrom` (INVARIANT B7).
 SECRET_VARIABLES: Final = ("API_TOKEN", "DATABASE_PASSWORD", "REDIS_PASSWORD")
+# Secrets present only when the operator provides them (sentryDsn), by the same route.
+OPTIONAL_SECRET_VARIABLES: Final = ("SENTRY_DSN",)
 
 ECS_TASKS_PRINCIPAL: Final = "ecs-tasks.amazonaws.com"
 EXECUTION_MANAGED_POLICY_ARN: Final = (
@@ -46,6 +48,8 @@ _ARCHITECTURES: Final = {"x86_64": "X86_64", "arm64": "ARM64"}
 _DIGEST_PINNED = re.compile(r"^[^\s@]+@sha256:[0-9a-f]{64}$")
 _SSM_PARAMETER_ARN = re.compile(r"^arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter/[\w./-]+$")
 _KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+$")
+# Docker's tag grammar: what RELEASE carries.
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$"
@@ -76,9 +80,13 @@ def database_url(address: str) -> str:
     return f"postgresql+asyncpg://app@{address}:5432/app?ssl=require"
 
 
-def redis_url(primary_endpoint: str) -> str:
-    """The service's ``REDIS_URL``: TLS (``rediss``), AUTH token sent separately."""
-    return f"rediss://{primary_endpoint}:6379/0"
+def redis_url(primary_endpoint: str, database: int = 0) -> str:
+    """The service's ``REDIS_URL``: TLS (``rediss``), AUTH token sent separately.
+
+    ``database`` is the logical database (``documents/restore.py``: another
+    one after switching to a restored PostgreSQL instance).
+    """
+    return f"rediss://{primary_endpoint}:6379/{database}"
 
 
 def service_environment(
@@ -90,8 +98,17 @@ def service_environment(
     cors_origins: Sequence[str],
     cache_ttl_seconds: int,
     config_revision: str,
+    cache_database: int = 0,
+    release: str | None = None,
+    auth: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The non-secret settings of docs/contracts.md, as the container's environment.
+
+    ``auth`` adds the AUTH_* settings of ``authMode: jwt`` (none in token mode,
+    so a token-mode stack's task definition is what it always was).
+
+    ``release`` (the image tag) becomes ``RELEASE`` only when given: with error
+    tracking on, whose events it labels; without, the environment is unchanged.
 
     ``config_revision`` (the secrets' SSM versions, never their values) makes a
     rotated secret change the task definition, so ECS replaces the tasks that
@@ -106,14 +123,28 @@ def service_environment(
         # secrets and SQLite there, which is the point of a dev stack on AWS.
         "ENVIRONMENT": "production" if production else "staging",
         "DATABASE_URL": database_url(database_address),
-        "REDIS_URL": redis_url(redis_endpoint),
+        "REDIS_URL": redis_url(redis_endpoint, cache_database),
         "LOG_LEVEL": log_level,
         "CORS_ORIGINS": ",".join(cors_origins),
         "CACHE_TTL_SECONDS": str(cache_ttl_seconds),
         "CONFIG_REVISION": config_revision,
+        # The ALB appends the client's address to X-Forwarded-For: the rate limiter
+        # keys on that last entry, never on one the client wrote (docs/contracts.md).
+        "TRUSTED_PROXY_HOPS": "1",
         "HOST": "0.0.0.0",  # noqa: S104 - inside the task's own network namespace, behind the SG
         "PORT": str(CONTAINER_PORT),
+        **release_environment(release),
+        **identity.checked_environment(auth),
     }
+
+
+def release_environment(release: str | None) -> dict[str, str]:
+    """``{"RELEASE": release}``, or nothing without one; refuses what is no image tag."""
+    if release is None:
+        return {}
+    if not _IMAGE_TAG.fullmatch(release):
+        raise ValueError(f"the release must be an image tag, got {release!r}")
+    return {"RELEASE": release}
 
 
 @dataclass(frozen=True)
@@ -137,7 +168,7 @@ class ContainerSpec:
         for name in [*self.environment, *self.secret_parameter_arns]:
             if not _ENV_NAME.match(name):
                 raise ValueError(f"environment variable name {name!r} is not UPPER_SNAKE_CASE")
-        leaked = sorted(set(SECRET_VARIABLES) & set(self.environment))
+        leaked = sorted(set(SECRET_VARIABLES + OPTIONAL_SECRET_VARIABLES) & set(self.environment))
         if leaked:
             raise ValueError(
                 f"{', '.join(leaked)} must come from SSM via secrets[].valueFrom, "

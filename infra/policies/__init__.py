@@ -36,6 +36,7 @@ them in the pack's order:
     images.py           ECR repository and lifecycle, one CPU architecture
     observability.py    log retention, Container Insights, ALB and RDS telemetry
     access_logs.py      the ALB access-log bucket
+    identity.py         Cognito user pools, app clients, identity pools
     tagging.py          required tags
     deploy_safety.py    explicit names, allowed accounts
 """
@@ -54,6 +55,7 @@ from infra.policies import (
     deploy_safety,
     fargate,
     iam,
+    identity,
     images,
     load_balancer,
     network,
@@ -88,6 +90,7 @@ CONCERN_MODULES: Final = (
     images,
     observability,
     access_logs,
+    identity,
     tagging,
     deploy_safety,
 )
@@ -140,6 +143,9 @@ PACK_ORDER: Final = (
     "rds-parameter-group-logging",
     "rds-monitoring-role",
     "proxy-secret-follows-password",
+    "cognito-user-pool",
+    "cognito-app-client",
+    "cognito-identity-pool",
 )
 
 _BY_NAME: Final[Mapping[str, PolicySpec]] = {

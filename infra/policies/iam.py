@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
 
+from infra.documents.identity import CLIENT_SECRET_LEAF
 from infra.policies.base import (
     Fail,
     PolicySpec,
@@ -173,7 +174,12 @@ def role_documents(
 @stack_check
 def _runtime_role_scope(view: StackView, fail: StackFail, _args: StackValidationArgs) -> None:
     """A6: the execution role pulls, logs and reads exactly the app's parameters."""
-    parameters = {str(parameter.props.get("arn")) for parameter in view.of_type(T_SSM_PARAMETER)}
+    # The M2M client's secret is for the service's callers: the service never reads it (B21).
+    parameters = {
+        str(parameter.props.get("arn"))
+        for parameter in view.of_type(T_SSM_PARAMETER)
+        if not str(parameter.props.get("name", "")).endswith(f"/{CLIENT_SECRET_LEAF}")
+    }
     # Only a key the SSM parameters are encrypted with justifies kms:Decrypt on
     # the runtime role; other keys in the stack (the alarm topic's) do not.
     has_cmk = any(

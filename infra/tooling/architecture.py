@@ -671,119 +671,6 @@ def count_nodes(diagram: str) -> int:
     )
 
 
-# ------------------------------------------------------------ dev/prod table
-
-
-def _fact_rows(runs: Mapping[tuple[str, str], StackResult]) -> list[tuple[str, dict[str, str]]]:
-    """``(row title, {stack: value})`` for the dev/prod table."""
-    rows: list[tuple[str, dict[str, str]]] = []
-
-    def row(title: str, compute: str, fact: Callable[[StackResult], str]) -> None:
-        rows.append((title, {stack: fact(runs[(stack, compute)]) for stack in TABLE_STACKS}))
-
-    def zones(result: StackResult) -> str:
-        network = read_network(result)
-        return f"{len(network.zones)} ({_az_suffix(network.zones)})"
-
-    def nats(result: StackResult) -> str:
-        network = read_network(result)
-        count = len(network.nat_zones)
-        if count > 1 and len(set(network.nat_zones)) == count == len(network.zones):
-            return f"{count} (one per AZ)"
-        return str(count)
-
-    def endpoints(result: StackResult) -> str:
-        found = result.find(ENDPOINT)
-        return str(len(found)) if found else "none"
-
-    def listeners(result: StackResult) -> str:
-        parts = []
-        for listener in sorted(result.find(LISTENER), key=lambda r: -_number(r.inputs["port"])):
-            actions = listener.inputs.get("defaultActions") or [{}]
-            redirect = " (redirect)" if actions[0].get("type") == "redirect" else ""
-            parts.append(
-                f"{listener.inputs['protocol']} {_number(listener.inputs['port'])}{redirect}"
-            )
-        return ", ".join(parts)
-
-    def tasks(result: StackResult) -> str:
-        service = result.one(ECS_SERVICE)
-        task = result.one(TASK_DEFINITION)
-        (scaling,) = result.find(SCALING_TARGET)
-        return (
-            f"{_number(service.inputs['desiredCount'])} "
-            f"(scales {_number(scaling.inputs['minCapacity'])}-"
-            f"{_number(scaling.inputs['maxCapacity'])}), "
-            f"{_number(task.inputs['cpu']) / 1024:g} vCPU / {_number(task.inputs['memory'])} MiB"
-        )
-
-    def concurrency(result: StackResult) -> str:
-        alias = result.one(ALIAS)
-        (function_urn,) = _deps(alias, "functionName")
-        function = result.by_urn(function_urn)
-        reserved = _number(function.inputs.get("reservedConcurrentExecutions", -1))
-        return (f"{reserved} reserved" if reserved >= 0 else "unreserved") + (
-            f", {_number(function.inputs['memorySize'])} MB"
-        )
-
-    def throttle(result: StackResult) -> str:
-        settings = result.one(STAGE).inputs.get("defaultRouteSettings") or {}
-        return (
-            f"{_number(settings['throttlingRateLimit'])} req/s, "
-            f"burst {_number(settings['throttlingBurstLimit'])}"
-        )
-
-    def database(result: StackResult) -> str:
-        instance = result.one(DATABASE)
-        return f"{instance.inputs['instanceClass']}, " + (
-            "Multi-AZ" if instance.inputs.get("multiAz") else "single-AZ"
-        )
-
-    def backups(result: StackResult) -> str:
-        instance = result.one(DATABASE)
-        protection = "on" if instance.inputs.get("deletionProtection") else "off"
-        return (
-            f"{_days(instance.inputs['backupRetentionPeriod'])}, deletion protection {protection}"
-        )
-
-    def redis(result: StackResult) -> str:
-        group = result.one(REDIS)
-        failover = ", automatic failover" if group.inputs.get("automaticFailoverEnabled") else ""
-        return f"{_number(group.inputs['numCacheClusters'])} x {group.inputs['nodeType']}{failover}"
-
-    def retention(result: StackResult) -> str:
-        days = {_number(group.inputs["retentionInDays"]) for group in result.find(LOG_GROUP)}
-        return ", ".join(_days(day) for day in sorted(days))
-
-    def flow_logs(result: StackResult) -> str:
-        return "on" if result.find(FLOW_LOG) else "off"
-
-    row("availability zones", "fargate", zones)
-    row("NAT gateways", "fargate", nats)
-    row("VPC endpoints", "fargate", endpoints)
-    row("VPC flow logs", "fargate", flow_logs)
-    row("ALB listeners (fargate)", "fargate", listeners)
-    row("Fargate tasks (fargate)", "fargate", tasks)
-    row("Lambda concurrency, memory (lambda)", "lambda", concurrency)
-    row("HTTP API throttle (lambda)", "lambda", throttle)
-    row("RDS PostgreSQL", "fargate", database)
-    row("RDS backups", "fargate", backups)
-    row("ElastiCache Redis nodes", "fargate", redis)
-    row("log retention", "fargate", retention)
-    return rows
-
-
-def render_table(runs: Mapping[tuple[str, str], StackResult]) -> str:
-    """The dev/prod comparison as a Markdown table, every cell read from a mocked run."""
-    lines = [
-        "| | " + " | ".join(TABLE_STACKS) + " |",
-        "| --- |" + " --- |" * len(TABLE_STACKS),
-    ]
-    for title, values in _fact_rows(runs):
-        lines.append(f"| {title} | " + " | ".join(values[stack] for stack in TABLE_STACKS) + " |")
-    return "\n".join(lines) + "\n"
-
-
 # ---------------------------------------------------------------- the README
 
 _BLOCK = re.compile(
@@ -823,6 +710,9 @@ def generate(build: Callable[[str, str], StackResult]) -> dict[str, str]:
         f"architecture-{compute}": render(architecture(runs[(DIAGRAM_STACK, compute)], compute))
         for compute in COMPUTES
     }
+    # Imported here: the table module reads its facts with this module's readers.
+    from infra.tooling.stack_table import render_table
+
     texts["dev-prod"] = render_table(runs)
     return texts
 

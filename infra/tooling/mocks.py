@@ -166,6 +166,11 @@ def _fill_random_password(r: _Registration) -> None:
     r.resource_id = "none"
 
 
+def _fill_user_pool_client(r: _Registration) -> None:
+    if r.inputs.get("generateSecret"):  # Cognito generates it: a secret, like a password
+        r.state["clientSecret"] = rpc.wrap_rpc_secret(_hex(r.name, r.secret_salt, length=51))
+
+
 def _fill_random_id(r: _Registration) -> None:
     # Deterministic per logical name and keepers, like a replacement
     # on a keeper change: other keepers give other bytes.
@@ -397,6 +402,7 @@ _OUTPUT_FILLERS: dict[str, Callable[[_Registration], None]] = {
     "aws:apigatewayv2/stage:Stage": _fill_api_stage,
     "aws:secretsmanager/secret:Secret": _fill_secret,
     "aws:kms/key:Key": _fill_kms_key,
+    "aws:cognito/userPoolClient:UserPoolClient": _fill_user_pool_client,
 }
 
 
@@ -764,9 +770,13 @@ def run_program(
         outputs=exported,
         secret_outputs=frozenset(secret_exports),
         secret_values=tuple(
-            str(record.outputs["result"])
+            str(record.outputs[key])
             for record in monitor.records
-            if record.type == "random:index/randomPassword:RandomPassword"
+            for type_, key in (
+                ("random:index/randomPassword:RandomPassword", "result"),
+                ("aws:cognito/userPoolClient:UserPoolClient", "clientSecret"),
+            )
+            if record.type == type_ and key in record.outputs
         ),
     )
 

@@ -25,7 +25,13 @@ router = APIRouter(
     prefix="/api/v1/items",
     tags=["items"],
     responses=error_responses(
-        422, 503, s422="Invalid request", s503="The database is unavailable; retry later"
+        422,
+        429,
+        503,
+        s422="Invalid request",
+        s429="Over the client's rate limit (see Retry-After and the RateLimit header)",
+        s503="The database (or, for a write with AUTH_MODE=jwt, the token issuer's keys) "
+        "is unavailable; retry later",
     ),
 )
 
@@ -33,7 +39,12 @@ router = APIRouter(
 MAX_ID = 2**31 - 1
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID, description="The item's id")]
 _AUTH_RESPONSES = error_responses(
-    401, 413, s401="Missing or invalid bearer token", s413="Request body too large"
+    401,
+    403,
+    413,
+    s401="Missing or invalid bearer token",
+    s403="The access token lacks the write scope (AUTH_MODE=jwt)",
+    s413="Request body too large",
 )
 # Routes with a JSON body: any other Content-Type (or none) is a 415, checked
 # after the token so an anonymous caller learns nothing but "401".

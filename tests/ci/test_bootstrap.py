@@ -17,6 +17,7 @@ import pytest
 from bootstrap import documents
 from bootstrap.config import BootstrapConfig
 from bootstrap.documents import (
+    deploy_identity_policy,
     deploy_role_policy,
     environment_subject,
     github_trust_policy,
@@ -26,6 +27,7 @@ from bootstrap.documents import (
 )
 from bootstrap.program import BootstrapOutputs, build
 from infra.documents.iam import to_json
+from tests.infra import harness
 
 ACCOUNT = "123456789012"
 REPO = "example-org/fastapi-on-aws"
@@ -83,6 +85,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 def mocks() -> RecordingMocks:
     """Fresh mocks for every test, project and stack named like the real ones."""
     recorder = RecordingMocks()
+    harness.ensure_event_loop()
     pulumi.runtime.set_mocks(recorder, project="fastapi-on-aws-bootstrap", stack="github")
     return recorder
 
@@ -536,6 +539,18 @@ _MODULE_ACTIONS: dict[str, tuple[str, ...]] = {
         "ecs:DeregisterTaskDefinition",
         "ecs:DescribeTaskDefinition",
     ),
+    # The Cognito pool of authCognito, granted by the role's managed policy (B21).
+    "aws:cognito": (
+        "cognito-idp:CreateUserPool",
+        "cognito-idp:DescribeUserPool",
+        "cognito-idp:UpdateUserPool",
+        "cognito-idp:DeleteUserPool",
+        "cognito-idp:GetUserPoolMfaConfig",
+        "cognito-idp:SetUserPoolMfaConfig",
+        "cognito-idp:TagResource",
+        "cognito-idp:UntagResource",
+        "cognito-idp:ListTagsForResource",
+    ),
     "aws:elasticache": (
         "elasticache:CreateReplicationGroup",
         "elasticache:DeleteReplicationGroup",
@@ -594,6 +609,9 @@ _MODULE_ACTIONS: dict[str, tuple[str, ...]] = {
         "rds:DescribeDBProxies",
         "rds:RegisterDBProxyTargets",
         "rds:DeregisterDBProxyTargets",
+        # The restore (dbRestoreSource, docs/runbook.md).
+        "rds:RestoreDBInstanceFromDBSnapshot",
+        "rds:RestoreDBInstanceToPointInTime",
     ),
     # The ALB access-log bucket and its configuration resources (B18).
     "aws:s3": (
@@ -666,6 +684,24 @@ _TYPE_ACTIONS: dict[str, tuple[str, ...]] = {
     ),
     # Interface endpoints with private DNS associate the VPC with AWS's zone.
     "aws:ec2/vpcEndpoint:VpcEndpoint": ("route53:AssociateVPCWithHostedZone",),
+    "aws:cognito/resourceServer:ResourceServer": (
+        "cognito-idp:CreateResourceServer",
+        "cognito-idp:DescribeResourceServer",
+        "cognito-idp:UpdateResourceServer",
+        "cognito-idp:DeleteResourceServer",
+    ),
+    "aws:cognito/userPoolDomain:UserPoolDomain": (
+        "cognito-idp:CreateUserPoolDomain",
+        "cognito-idp:DescribeUserPoolDomain",
+        "cognito-idp:UpdateUserPoolDomain",
+        "cognito-idp:DeleteUserPoolDomain",
+    ),
+    "aws:cognito/userPoolClient:UserPoolClient": (
+        "cognito-idp:CreateUserPoolClient",
+        "cognito-idp:DescribeUserPoolClient",
+        "cognito-idp:UpdateUserPoolClient",
+        "cognito-idp:DeleteUserPoolClient",
+    ),
 }
 
 
@@ -687,6 +723,8 @@ def _stack_resource_types() -> frozenset[str]:
             ("prod", compute, {"domainName": DOMAIN, "hostedZoneId": ZONE, "certificateArn": None})
         )
         variants.append(("dev", compute, {"natStrategy": "none", "vpcEndpoints": True}))
+        # The Cognito pool (B21).
+        variants.append(("prod", compute, {"authMode": "jwt", "authCognito": True}))
     types: set[str] = set()
     with mock.patch.object(infra_mocks, "RecordingMocks", DomainMocks):
         for stack, compute, overrides in variants:
@@ -713,9 +751,12 @@ def test_b11_deploy_role_covers_every_resource_type_the_stack_creates() -> None:
     natStrategy=none with VPC endpoints): each resource type's module must be in
     the table above and each of its actions granted, or the first ``pulumi up``
     from CI would fail with AccessDenied."""
-    document = deploy_role_policy(
+    inline = deploy_role_policy(
         account_id=ACCOUNT, state_bucket_arn="arn:aws:s3:::b", state_key_arn="k"
     )
+    # The role's inline policy and its managed one (bootstrap/program.py) together.
+    managed = deploy_identity_policy(account_id=ACCOUNT)
+    document = {**inline, "Statement": [*inline["Statement"], *managed["Statement"]]}
     types = _stack_resource_types()
     # The variants must reach the optional resources, or the check is hollow.
     for expected in (
@@ -724,6 +765,7 @@ def test_b11_deploy_role_covers_every_resource_type_the_stack_creates() -> None:
         "aws:ec2/vpcEndpoint:VpcEndpoint",
         "aws:lambda/function:Function",
         "aws:ecs/service:Service",
+        "aws:cognito/userPoolClient:UserPoolClient",
     ):
         assert expected in types, expected
     unknown = sorted(t for t in types if t.split("/")[0] not in _MODULE_ACTIONS)
@@ -1114,6 +1156,7 @@ _MODULE_SERVICE_LINKED_ROLES: dict[str, dict[str, str]] = {
     # role), Lambda (its execution role makes the VPC ENIs), and the rest.
     "aws:acm": {},
     "aws:cloudwatch": {},
+    "aws:cognito": {},
     "aws:ec2": {},
     "aws:ecr": {},
     "aws:iam": {},

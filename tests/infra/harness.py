@@ -67,6 +67,9 @@ stack_file_config = _mocks.stack_file_config
 layered_config = _mocks.layered_config
 run_program = _mocks.run_program
 build_stack_uncached = _mocks.run_stack
+# For tests that call pulumi.runtime.set_mocks themselves: it needs the main thread's loop,
+# which an async test run earlier in the process (any module's, under xdist) may have unset.
+ensure_event_loop = _mocks._ensure_event_loop
 
 
 _CACHE: dict[str, StackResult] = {}

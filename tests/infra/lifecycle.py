@@ -51,6 +51,10 @@ REPLACE_ON_CHANGE: Mapping[str, frozenset[str]] = {
         {"containerDefinitions", "cpu", "memory", "family", "volumes", "runtimePlatform"}
     ),
     "aws:lambda/invocation:Invocation": frozenset({"triggers", "input", "functionName"}),
+    # The provider has no update for a proxy target: any change registers anew.
+    "aws:rds/proxyTarget:ProxyTarget": frozenset(
+        {"dbInstanceIdentifier", "dbClusterIdentifier", "dbProxyName", "targetGroupName"}
+    ),
 }
 
 

@@ -298,6 +298,7 @@ def test_config_error_is_a_value_error() -> None:
 def test_load_reads_pulumi_config_and_refuses_unknown_keys() -> None:
     """StackConfig.load() reads the namespaced values and catches a misspelt key."""
     config = harness.layered_config("dev", overrides={"azCount": 3})
+    harness.ensure_event_loop()
     pulumi.runtime.set_mocks(harness.RecordingMocks(), project=PROJECT, stack="dev")
     pulumi.runtime.set_all_config(config, [])
     try:

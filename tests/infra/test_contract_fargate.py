@@ -34,6 +34,12 @@ LEFT_AT_DEFAULT = {
     "READINESS_TIMEOUT_SECONDS": "as above",
     "MIGRATE_ON_START": "true by default: `serve` must migrate before it listens",
     "MAX_BODY_BYTES": "an application limit (1 MiB default), the same in every environment",
+    # docs/contracts.md, "Rate limits": per-ENVIRONMENT defaults (staging and production
+    # alike); an operator who needs other quotas sets them on the service, not per stack.
+    "RATE_LIMIT_WINDOW_SECONDS": "an application limit, defaulted per ENVIRONMENT",
+    "RATE_LIMIT_READS": "as above",
+    "RATE_LIMIT_WRITES": "as above",
+    "RATE_LIMIT_AUTH_FAILURES": "as above",
     "MIGRATION_LOCK_TIMEOUT_SECONDS": "the 300 s default outlasts any migration of this schema",
     "MIGRATION_CONNECT_TIMEOUT_SECONDS": "the service is created after RDS is AVAILABLE; a task "
     "that cannot connect fails its start and ECS retries it",
@@ -41,7 +47,22 @@ LEFT_AT_DEFAULT = {
     "API_TOKEN_SSM_PARAMETER": "Lambda only",
     "DATABASE_PASSWORD_SSM_PARAMETER": "Lambda only",
     "REDIS_PASSWORD_SSM_PARAMETER": "Lambda only",
+    "SENTRY_DSN_SSM_PARAMETER": "Lambda only",
+    # The issuer's key download: service-side bounds, the same for every issuer.
+    "AUTH_JWKS_URL": "Cognito's JWKS is at the issuer's well-known path, the default",
+    "AUTH_JWKS_TIMEOUT_SECONDS": "service-side latency budget, not an infrastructure fact",
+    "AUTH_JWKS_REFRESH_SECONDS": "as above",
 }
+# Set only with authMode: jwt (docs/contracts.md, "Authentication"): the exact-match
+# test gives them.
+JWT_ENVIRONMENT = {
+    "AUTH_MODE": "jwt",
+    "AUTH_ISSUER": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123",
+    "AUTH_AUDIENCE": "1example23456789",
+    "AUTH_WRITE_SCOPE": "fastapi-on-aws/items:write",
+}
+# Set only with error tracking on (sentryDsn); the exact-match test gives them.
+RELEASE = "service-0123456789ab-cafe0123"
 
 FAKE_SECRETS = {
     "API_TOKEN": "t" * 48,
@@ -58,7 +79,9 @@ def closed_port() -> int:
     return port
 
 
-def container_environment(production: bool) -> dict[str, str]:
+def container_environment(
+    production: bool, release: str | None = None, auth: dict[str, str] | None = None
+) -> dict[str, str]:
     """The plain environment the Fargate task gives the container."""
     return td.service_environment(
         production=production,
@@ -68,6 +91,8 @@ def container_environment(production: bool) -> dict[str, str]:
         cors_origins=["https://app.example"],
         cache_ttl_seconds=120,
         config_revision="api-token-v1.database-password-v1.redis-password-v1",
+        release=release,
+        auth=auth,
     )
 
 
@@ -91,7 +116,11 @@ def test_a2_container_variables_are_exactly_what_settings_reads() -> None:
     variable in the task definition would silently do nothing: only this
     exact comparison catches it.
     """
-    given = set(container_environment(production=False)) | set(td.SECRET_VARIABLES)
+    given = (
+        set(container_environment(production=False, release=RELEASE, auth=JWT_ENVIRONMENT))
+        | set(td.SECRET_VARIABLES)
+        | set(td.OPTIONAL_SECRET_VARIABLES)
+    )
     assert not set(LEFT_AT_DEFAULT) - settings_variables(), "stale LEFT_AT_DEFAULT entry"
     assert given == settings_variables() - set(LEFT_AT_DEFAULT)
 
@@ -101,7 +130,9 @@ def test_b7_secret_variables_are_the_settings_secret_fields() -> None:
     secret_fields = {
         name for name, info in Settings.model_fields.items() if "SecretStr" in str(info.annotation)
     }
-    assert {env_name(name) for name in secret_fields} == set(td.SECRET_VARIABLES)
+    assert {env_name(name) for name in secret_fields} == set(
+        td.SECRET_VARIABLES + td.OPTIONAL_SECRET_VARIABLES
+    )
 
 
 @pytest.mark.parametrize("production", [False, True], ids=["dev", "prod"])

@@ -27,11 +27,14 @@ PARAMETER_NAMES = {
     "API_TOKEN": f"{PREFIX}/api-token",
     "DATABASE_PASSWORD": f"{PREFIX}/database-password",
     "REDIS_PASSWORD": f"{PREFIX}/redis-password",
+    # Only with error tracking on (sentryDsn); here, so the exact-match test sees it.
+    "SENTRY_DSN": f"{PREFIX}/sentry-dsn",
 }
 VALUES = {
     "API_TOKEN": "t" * 48,
     "DATABASE_PASSWORD": "p-_.~" * 6,
     "REDIS_PASSWORD": "r!&#" * 16,
+    "SENTRY_DSN": "https://abc123@o1.ingest.sentry.io/456",
 }
 # Settings the function deliberately leaves at the service's default, with the
 # reason. A new Settings field fails the exact-match test until someone decides.
@@ -42,6 +45,12 @@ LEFT_AT_DEFAULT = {
     "READINESS_TIMEOUT_SECONDS": "as above",
     "MIGRATE_ON_START": "Lambda migrates through the deploy-time invocation, not at start-up",
     "MAX_BODY_BYTES": "an application limit (1 MiB default), the same in every environment",
+    # docs/contracts.md, "Rate limits": per-ENVIRONMENT defaults (staging and production
+    # alike); an operator who needs other quotas sets them on the service, not per stack.
+    "RATE_LIMIT_WINDOW_SECONDS": "an application limit, defaulted per ENVIRONMENT",
+    "RATE_LIMIT_READS": "as above",
+    "RATE_LIMIT_WRITES": "as above",
+    "RATE_LIMIT_AUTH_FAILURES": "as above",
     "MIGRATION_LOCK_TIMEOUT_SECONDS": "the migrate function's 900 s timeout outlasts 300 s",
     "MIGRATION_CONNECT_TIMEOUT_SECONDS": "only the migrate function waits for the database (600 s)",
     "HOST": "no socket: the runtime interface client calls the handler",
@@ -50,10 +59,23 @@ LEFT_AT_DEFAULT = {
     "API_TOKEN": "from SSM",
     "DATABASE_PASSWORD": "from SSM",
     "REDIS_PASSWORD": "from SSM",
+    "SENTRY_DSN": "from SSM",
+    # The issuer's key download: service-side bounds, the same for every issuer.
+    "AUTH_JWKS_URL": "Cognito's JWKS is at the issuer's well-known path, the default",
+    "AUTH_JWKS_TIMEOUT_SECONDS": "service-side latency budget, not an infrastructure fact",
+    "AUTH_JWKS_REFRESH_SECONDS": "as above",
+}
+# Set only with authMode: jwt (docs/contracts.md, "Authentication"): the exact-match
+# test gives them.
+JWT_ENVIRONMENT = {
+    "AUTH_MODE": "jwt",
+    "AUTH_ISSUER": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123",
+    "AUTH_AUDIENCE": "1example23456789",
+    "AUTH_WRITE_SCOPE": "fastapi-on-aws/items:write",
 }
 
 
-def environment(production: bool) -> dict[str, str]:
+def environment(production: bool, auth: dict[str, str] | None = None) -> dict[str, str]:
     """The function's environment, as the component computes it."""
     return ld.function_environment(
         production=production,
@@ -63,7 +85,9 @@ def environment(production: bool) -> dict[str, str]:
         cors_origins=("https://app.example",),
         cache_ttl_seconds=120,
         parameter_names=PARAMETER_NAMES,
-        config_revision="api-token-v1.database-password-v1.redis-password-v1",
+        config_revision="api-token-v1.database-password-v1.redis-password-v1.sentry-dsn-v1",
+        release="lambda-0123456789ab-cafe0123",
+        auth=auth,
     )
 
 
@@ -87,7 +111,8 @@ def test_b7_function_variables_are_exactly_what_settings_reads() -> None:
     """B7: environment = Settings' variables minus the documented defaults; no secret value."""
     settings_variables = {env_name(field) for field in Settings.model_fields}
     assert not set(LEFT_AT_DEFAULT) - settings_variables, "stale LEFT_AT_DEFAULT entry"
-    assert set(environment(False)) == settings_variables - set(LEFT_AT_DEFAULT)
+    given = set(environment(False, auth=JWT_ENVIRONMENT))
+    assert given == settings_variables - set(LEFT_AT_DEFAULT)
 
 
 @pytest.mark.parametrize("production", [False, True], ids=["dev", "prod"])
@@ -103,6 +128,9 @@ def test_b7_function_environment_loads_with_secrets_from_ssm(
     assert settings.api_token.get_secret_value() == VALUES["API_TOKEN"]
     assert settings.redis_password is not None
     assert settings.redis_password.get_secret_value() == VALUES["REDIS_PASSWORD"]
+    assert settings.sentry_dsn is not None
+    assert settings.sentry_dsn.get_secret_value() == VALUES["SENTRY_DSN"]
+    assert settings.release == "lambda-0123456789ab-cafe0123"
     assert settings.redis_url == "rediss://master.cache.abc.euw1.cache.amazonaws.com:6379/0"
     assert settings.cors_origins == ["https://app.example"]
     assert settings.cache_ttl_seconds == 120

@@ -30,6 +30,7 @@ from tests.infra import harness
 from tests.infra.harness import ResourceRecord, StackResult
 
 ACCESS_LOGS = "fastapi-on-aws:accesslogs:AccessLogBucket"
+IDENTITY = "fastapi-on-aws:identity:Identity"
 SHARED_COMPONENTS = (
     "fastapi-on-aws:network:Network",
     "fastapi-on-aws:registry:Registry",
@@ -38,6 +39,9 @@ SHARED_COMPONENTS = (
     "fastapi-on-aws:cache:Cache",
     # Only where albAccessLogs is on (prod): the bucket outlives either shape.
     ACCESS_LOGS,
+    # Only with authCognito (no stack file sets it): the callers keep their client;
+    # tests/infra/components/test_identity.py switches such a stack.
+    IDENTITY,
 )
 LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
 COMPUTE_COMPONENTS = {"fargate": FARGATE_TYPE, "lambda": SERVERLESS_TYPE}
@@ -128,7 +132,7 @@ def test_c1_shared_layers_keep_their_urns_across_a_switch(stack: str) -> None:
     # (the access-log bucket where the stack turns access logs on).
     types = {record.type for record in shared_fargate.values()}
     logs = fargate.config.get("fastapi-on-aws:albAccessLogs") == "true"
-    assert set(SHARED_COMPONENTS) - ({ACCESS_LOGS} if not logs else set()) <= types
+    assert set(SHARED_COMPONENTS) - ({ACCESS_LOGS} if not logs else set()) - {IDENTITY} <= types
     assert (ACCESS_LOGS in types) is logs
     if logs:
         assert {"aws:s3/bucket:Bucket", "aws:s3/bucketPolicy:BucketPolicy"} <= types

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from service.cache import RedisCache
 from service.items.models import Item
 from service.items.repository import ItemRepository
+from tests.resilience.conftest import RedisServer, redis_server  # noqa: F401
 from tests.service.conftest import AUTH, make_settings, open_client, reset_services
 
 ITEMS = "/api/v1/items"
@@ -79,22 +80,25 @@ async def test_a_slow_reader_does_not_recache_an_item_deleted_meanwhile(
 
 
 async def test_a_cache_hit_still_takes_one_redis_round_trip(
-    services: dict[str, str], redis_client: Redis
+    redis_server: RedisServer,  # noqa: F811
 ) -> None:
     """A hit reads the value key alone, in one MGET: versioning adds nothing to it."""
-    cache = RedisCache.from_settings(make_settings(redis_url=services["redis_url"]))
+    # Command statistics are server-wide: on the shared Redis, another test (another
+    # xdist worker, another run) would add its commands to the count. A private server.
+    cache = RedisCache.from_settings(make_settings(redis_url=redis_server.url))
+    raw = Redis.from_url(redis_server.url)
     try:
-        await redis_client.flushdb()
         await cache.invalidate("items:1", "items:1:v", 600)
         await cache.set_if_version("items:1", b"body", 60, "items:1:v", b"1")
-        await redis_client.config_resetstat()
+        await raw.config_resetstat()
         assert await cache.get("items:1") == b"body"
-        stats = await redis_client.info("commandstats")
+        stats = await raw.info("commandstats")
         calls = {name: value["calls"] for name, value in stats.items()}
         assert calls.get("cmdstat_mget") == 1
         assert set(calls) <= {"cmdstat_mget", "cmdstat_config|resetstat", "cmdstat_config"}
     finally:
         await cache.close()
+        await raw.aclose()
 
 
 async def test_set_if_version_refuses_after_an_invalidation(

@@ -6,6 +6,7 @@ keeps the list, :data:`service.errors.SENT_CODES` and the code in step.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 from pathlib import Path
@@ -17,6 +18,7 @@ from fastapi import FastAPI
 from service.errors import CODES, SENT_CODES, error_code
 from service.main import create_app
 from tests.service.conftest import AUTH, free_port, make_settings, open_client
+from tests.service.jwt_issuer import AUDIENCE, FakeIssuer
 
 ROOT = Path(__file__).resolve().parents[2]
 ORIGIN = "https://app.example.com"
@@ -93,4 +95,34 @@ async def test_each_documented_code_is_sent(app: FastAPI) -> None:
         for path in ("/health/ready", "/api/v1/items"):
             response = await client.get(path)
             sent.add((response.json()["error"]["code"], response.status_code))
+    sent |= await _sent_in_jwt_mode(app.state.settings)
+    # rate_limited: the second read of a window whose quota is one.
+    limited = make_settings(database_url=app.state.settings.database_url, rate_limit_reads=1)
+    async with open_client(limited) as client:
+        for _ in range(2):
+            response = await client.get("/api/v1/items")
+        sent.add((response.json()["error"]["code"], response.status_code))
     assert sent == set(documented_codes().items())
+
+
+async def _sent_in_jwt_mode(settings: Any) -> set[tuple[str, int]]:
+    """AUTH_MODE=jwt's own codes: a token without the scope, then an issuer that fails."""
+    issuer = FakeIssuer().start()
+    try:
+        jwt_settings = make_settings(
+            database_url=settings.database_url,
+            auth_mode="jwt",
+            auth_issuer=issuer.url,
+            auth_audience=AUDIENCE,
+            auth_jwks_refresh_seconds=0.05,
+        )
+        async with open_client(jwt_settings) as client:
+            unscoped = {"Authorization": f"Bearer {issuer.token(scope='items:read')}"}
+            responses = [await client.post("/api/v1/items", json={}, headers=unscoped)]
+            issuer.mode = "error"
+            await asyncio.sleep(0.1)
+            stranger = {"Authorization": f"Bearer {issuer.token(kid='rotated-away')}"}
+            responses.append(await client.post("/api/v1/items", json={}, headers=stranger))
+    finally:
+        issuer.stop()
+    return {(r.json()["error"]["code"], r.status_code) for r in responses}

@@ -19,6 +19,7 @@ from infra.components.fargate.task import (
     create_task_definition,
     create_task_roles,
 )
+from infra.components.identity import auth_environment
 from infra.components.monitoring import AlarmSet, ComputeOperations, ComputeResult, create_alarms
 from infra.components.shared import SharedLayers
 from infra.config import StackConfig
@@ -158,6 +159,8 @@ def build_fargate(
             operations=operations,
             config_revision=shared.secrets.config_revision,
             access_logs=shared.access_logs,
+            auth_environment=auth_environment(cfg.auth, shared.identity),
+            release=shared.registry.image_tag if shared.secrets.error_tracking else None,
         ),
     )
     exports: dict[str, pulumi.Output[Any]] = {

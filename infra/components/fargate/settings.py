@@ -10,6 +10,7 @@ import pulumi
 from infra.components.access_logs import AccessLogBucket
 from infra.components.monitoring import ComputeOperations
 from infra.config import StackConfig
+from infra.documents import restore
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class FargateSettings:
     """Custom domain: its managed certificate serves HTTPS when no certificateArn is set."""
     deletion_protection: bool = False
     """ALB deletion protection (``albDeletionProtection``, INVARIANT B18)."""
+    cache_database: int = 0
+    """The Redis database in REDIS_URL: another one serving a restored database."""
 
     def __post_init__(self) -> None:
         """Refuse combinations the listener or the cluster cannot honour."""
@@ -80,6 +83,7 @@ class FargateSettings:
             tags=cfg.tags,
             domain_name=cfg.domain_name,
             deletion_protection=cfg.alb_deletion_protection,
+            cache_database=restore.cache_database(cfg.db_serving),
         )
 
     @property
@@ -112,3 +116,7 @@ class FargateServiceArgs:
     """Customer-managed KMS keys encrypting the parameters (none: the aws/ssm key)."""
     access_logs: AccessLogBucket | None = None
     """The shared bucket the ALB writes its access logs to (none: no access logs)."""
+    auth_environment: pulumi.Input[Mapping[str, str]] | None = None
+    """AUTH_* settings with ``authMode: jwt`` (infra/components/identity.py); none: token mode."""
+    release: pulumi.Input[str] | None = None
+    """The image tag, as RELEASE, when error tracking is on (none: no RELEASE)."""

@@ -154,7 +154,11 @@ def _environment(args: FargateServiceArgs) -> pulumi.Output[dict[str, str]]:
     """The app's plain environment (no secret in it), once the data endpoints are known."""
     settings = args.settings
     return pulumi.Output.all(
-        args.database_address, args.cache_endpoint, args.config_revision
+        args.database_address,
+        args.cache_endpoint,
+        args.config_revision,
+        args.release,
+        args.auth_environment,
     ).apply(
         lambda values: td.service_environment(
             production=settings.production,
@@ -164,5 +168,8 @@ def _environment(args: FargateServiceArgs) -> pulumi.Output[dict[str, str]]:
             cors_origins=settings.cors_origins,
             cache_ttl_seconds=settings.cache_ttl_seconds,
             config_revision=values[2],
+            cache_database=settings.cache_database,
+            release=values[3],
+            auth=values[4],
         )
     )

@@ -101,7 +101,13 @@ def serving_environment(
     """The serving function's environment (docs/contracts.md): secrets by SSM name only."""
     settings = args.settings
     parameter_names = dict(args.secret_parameter_names)
-    return pulumi.Output.all(proxy_endpoint, args.cache_endpoint, args.config_revision).apply(
+    return pulumi.Output.all(
+        proxy_endpoint,
+        args.cache_endpoint,
+        args.config_revision,
+        args.release,
+        args.auth_environment,
+    ).apply(
         lambda values: ld.function_environment(
             production=settings.production,
             proxy_endpoint=values[0],
@@ -111,6 +117,9 @@ def serving_environment(
             cache_ttl_seconds=settings.cache_ttl_seconds,
             parameter_names=parameter_names,
             config_revision=values[2],
+            cache_database=settings.cache_database,
+            release=values[3],
+            auth=values[4],
         )
     )
 

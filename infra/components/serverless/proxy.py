@@ -97,7 +97,9 @@ def create_proxy(
         db_instance_identifier=pulumi.Output.from_input(args.database_instance_arn).apply(
             ld.db_instance_identifier
         ),
-        opts=scope.opts(),
+        # A proxy's target group holds one RDS instance: moving the target to a
+        # restored instance must deregister the old one before registering it.
+        opts=scope.opts(delete_before_replace=True if args.database_target_moves else None),
     )
     return DatabaseProxy(proxy=proxy, target=target)
 

@@ -15,6 +15,7 @@ import pulumi_aws as aws
 
 from infra.components import type_token
 from infra.components.domain import AliasTarget
+from infra.components.identity import auth_environment
 from infra.components.monitoring import AlarmSet, ComputeOperations, ComputeResult, create_alarms
 from infra.components.serverless.api import create_custom_domain, create_http_api
 from infra.components.serverless.function import (
@@ -173,6 +174,9 @@ def build_serverless(
             cache_security_group_id=shared.cache.security_group_id,
             operations=operations,
             config_revision=shared.secrets.config_revision,
+            database_target_moves=shared.database.has_restore,
+            auth_environment=auth_environment(cfg.auth, shared.identity),
+            release=shared.registry.image_tag if shared.secrets.error_tracking else None,
         ),
     )
     exports: dict[str, pulumi.Output[Any]] = {

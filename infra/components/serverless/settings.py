@@ -9,6 +9,7 @@ import pulumi
 
 from infra.components.monitoring import ComputeOperations
 from infra.config import StackConfig
+from infra.documents import restore
 from infra.documents import serverless as ld
 
 
@@ -29,6 +30,8 @@ class ServerlessSettings:
     cors_origins: tuple[str, ...]
     cache_ttl_seconds: int
     tags: Mapping[str, str] = field(default_factory=dict)
+    cache_database: int = 0
+    """The Redis database in REDIS_URL: another one serving a restored database."""
 
     def __post_init__(self) -> None:
         """Refuse values Lambda or the HTTP API would reject or time out on."""
@@ -69,6 +72,7 @@ class ServerlessSettings:
             cors_origins=cfg.cors_origins,
             cache_ttl_seconds=cfg.cache_ttl_seconds,
             tags=cfg.tags,
+            cache_database=restore.cache_database(cfg.db_serving),
         )
 
 
@@ -95,3 +99,9 @@ class ServerlessServiceArgs:
     """Alarm topic and thresholds; the custom domain and its certificate, if any."""
     config_revision: pulumi.Input[str] = "1"
     """The secrets' SSM versions (``CONFIG_REVISION``): a rotation publishes a new version."""
+    database_target_moves: bool = False
+    """A restored instance exists: the proxy's target may move to it (freed first)."""
+    auth_environment: pulumi.Input[Mapping[str, str]] | None = None
+    """AUTH_* settings with ``authMode: jwt`` (infra/components/identity.py); none: token mode."""
+    release: pulumi.Input[str] | None = None
+    """The image tag, as RELEASE, when error tracking is on (none: no RELEASE)."""

@@ -30,6 +30,7 @@ def _tested_variant_types() -> frozenset[str]:
             ("prod", compute, {"domainName": DOMAIN, "hostedZoneId": ZONE, "certificateArn": None})
         )
         variants.append(("dev", compute, {"natStrategy": "none", "vpcEndpoints": True}))
+        variants.append(("dev", compute, {"authMode": "jwt", "authCognito": True}))
     cheap = dict(cost_report.CHEAP_DEV_OVERRIDES)
     variants.append(("dev", str(cheap.pop("compute")), cheap))
     types: set[str] = set()
@@ -49,6 +50,7 @@ def test_every_resource_type_of_every_tested_variant_is_priced_or_free() -> None
         "aws:ec2/vpcEndpoint:VpcEndpoint",
         "aws:rds/proxy:Proxy",
         "aws:ecs/service:Service",
+        "aws:cognito/userPoolClient:UserPoolClient",
     ):
         assert expected in types, expected
     table = cost_report.price_table()
