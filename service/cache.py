@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -130,6 +131,18 @@ end
 return 0
 """
 
+# One command another component adds to the cache's next batch, and what to call
+# with its reply (or the exception that stood in for it).
+BatchCommand = tuple[tuple[Any, ...], Callable[[Any], None]]
+
+
+class BatchPart(Protocol):
+    """A component whose commands of a loop turn join the cache's batch (the rate limiter)."""
+
+    def take(self) -> BatchCommand | None:
+        """The command gathered this turn, if any; called once per batch sent."""
+
+
 # Connections per process. Callers beyond this wait (up to the cache timeout) for
 # a free one instead of failing at once, which lost invalidations under load.
 MAX_CONNECTIONS = 50
@@ -145,6 +158,8 @@ class RedisCache:
         # Reads waiting for the next MGET, by key; see get().
         self._pending: dict[str, list[asyncio.Future[bytes | None]]] = {}
         self._fetches: set[asyncio.Task[None]] = set()
+        self._scheduled = False
+        self._parts: list[BatchPart] = []
         # EVALSHA, falling back to EVAL (which loads it) when the server lacks the script.
         self._set_if_version = client.register_script(_SET_IF_VERSION)
 
@@ -191,7 +206,8 @@ class RedisCache:
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bytes | None] = loop.create_future()
-        if not self._pending:
+        if not self._scheduled:
+            self._scheduled = True
             loop.call_soon(self._send_batch)
         self._pending.setdefault(key, []).append(future)
         try:
@@ -201,9 +217,22 @@ class RedisCache:
             _warn("get", key, error)
             return None
 
+    def join_batches(self, part: BatchPart) -> None:
+        """Send ``part``'s command of each loop turn with that turn's MGET: one round trip."""
+        self._parts.append(part)
+
+    def schedule_batch(self) -> None:
+        """Send a batch at the start of the next loop turn (once however often it is asked)."""
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._send_batch)
+
     def _send_batch(self) -> None:
+        self._scheduled = False
         batch, self._pending = self._pending, {}
-        task = asyncio.get_running_loop().create_task(self._fetch(batch))
+        others = [command for part in self._parts if (command := part.take()) is not None]
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(self._fetch_with(batch, others) if others else self._fetch(batch))
         # Keep a reference: the loop holds tasks only weakly.
         self._fetches.add(task)
         task.add_done_callback(self._fetches.discard)
@@ -229,6 +258,47 @@ class RedisCache:
                     value = values[index]
                     # Built without decode_responses, so values arrive as bytes.
                     future.set_result(value if isinstance(value, bytes) else None)
+        if error is not None and not isinstance(error, Exception):
+            raise error
+
+    async def _fetch_with(
+        self, batch: dict[str, list[asyncio.Future[bytes | None]]], others: list[BatchCommand]
+    ) -> None:
+        """The turn's MGET (if any reads) and the other parts' commands in one pipeline."""
+        keys = list(batch)
+        error: BaseException | None = None
+        replies: list[Any] = []
+        try:
+            async with asyncio.timeout(self._timeout):
+                async with self._client.pipeline(transaction=False) as pipe:
+                    if keys:
+                        pipe.execute_command("MGET", *keys)
+                    for command, _ in others:
+                        pipe.execute_command(*command)
+                    # Errors as replies: one command's failure is its own caller's.
+                    replies = await pipe.execute(raise_on_error=False)
+        except BaseException as caught:
+            error = caught
+        failure = (
+            None
+            if error is None
+            else error
+            if isinstance(error, Exception)
+            else RedisError(repr(error))
+        )
+        for index, (_, deliver) in enumerate(others):
+            deliver(failure if failure is not None else replies[len(replies) - len(others) + index])
+        if keys:
+            values = replies[0] if failure is None else failure
+            for index, key in enumerate(keys):
+                for future in batch[key]:
+                    if future.done():  # the reader gave up (its own timeout)
+                        continue
+                    if isinstance(values, BaseException):
+                        future.set_exception(values)
+                    else:
+                        value = values[index]
+                        future.set_result(value if isinstance(value, bytes) else None)
         if error is not None and not isinstance(error, Exception):
             raise error
 

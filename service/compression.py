@@ -18,6 +18,7 @@ Brotli is not offered: see docs/performance.md for the measurement.
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Iterable
 
@@ -103,11 +104,19 @@ def _is_compressible(status: int, headers: list[tuple[bytes, bytes]]) -> bool:
             return False
         if name == b"cache-control" and b"no-transform" in value.lower():
             return False
-        if name == b"content-type":
-            media_type = value.decode("latin-1").partition(";")[0].strip().lower()
-            if media_type in INCOMPRESSIBLE_TYPES or media_type.startswith(INCOMPRESSIBLE_FAMILIES):
-                return False
+        if name == b"content-type" and not _compressible_type(value):
+            return False
     return True
+
+
+# A service sends a handful of distinct Content-Type values: parse each once.
+@functools.lru_cache(maxsize=256)
+def _compressible_type(content_type: bytes) -> bool:
+    """Whether a ``Content-Type`` value names a media type worth compressing."""
+    media_type = content_type.decode("latin-1").partition(";")[0].strip().lower()
+    return not (
+        media_type in INCOMPRESSIBLE_TYPES or media_type.startswith(INCOMPRESSIBLE_FAMILIES)
+    )
 
 
 def _with_vary(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
@@ -161,10 +170,28 @@ class CompressionMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        gzip_ok = accepts_gzip(
-            value for name, value in scope["headers"] if name == b"accept-encoding"
-        )
-        await self.app(scope, receive, _GzipSend(send, gzip_ok, self.minimum_size, self.level))
+        values = [value for name, value in scope["headers"] if name == b"accept-encoding"]
+        if values and accepts_gzip(values):
+            await self.app(scope, receive, _GzipSend(send, True, self.minimum_size, self.level))
+        else:
+            # Nothing to decide from the body: only Vary to add (the common, cheap path).
+            await self.app(scope, receive, _VarySend(send))
+
+
+class _VarySend:
+    """The ``send`` of a response to a client that takes no gzip: adds ``Vary``, nothing else."""
+
+    __slots__ = ("send",)
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = message.get("headers") or []
+            if _is_compressible(message["status"], headers):
+                message = {**message, "headers": _with_vary(headers)}
+        await self.send(message)
 
 
 class _GzipSend:
@@ -198,7 +225,7 @@ class _GzipSend:
             await self.send(message)
 
     async def _on_start(self, message: Message) -> None:
-        headers = list(message.get("headers", ()))
+        headers = message.get("headers") or []
         if not _is_compressible(message["status"], headers):
             self.passthrough = True
             await self.send(message)

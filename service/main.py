@@ -62,9 +62,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.cache = create_cache(settings)
-        # Rate-limit counters share the cache's Redis pool; without Redis, per process.
+        # Rate-limit counts join the cache's Redis batches (one pipeline a loop turn); without
+        # Redis, per process.
         cache = app.state.cache
-        rate_limiter.use_redis(cache.client if isinstance(cache, RedisCache) else None)
+        rate_limiter.use_redis(cache if isinstance(cache, RedisCache) else None)
         # Everything alive now (modules, the app, its routes and models) lives as long as
         # the process. Frozen, the cyclic GC's full collections skip it: unfrozen, they
         # walked the whole heap and paused the loop for ~70 ms several times a second

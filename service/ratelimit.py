@@ -21,8 +21,9 @@ rewritten ``client``: with ``forwarded_allow_ips="*"`` uvicorn takes the
 *left-most* entry, which the client wrote itself.
 
 Counting is one Lua script per request, atomic (INCR, PEXPIRE on the first hit,
-PTTL for the headers). Scripts made in the same event-loop turn go to Redis as
-one call (like the cache's MGET batching), so under load many requests share a
+PTTL for the headers). Counts made in the same event-loop turn go to Redis as
+one call, a key's hits as one INCRBY, in the same pipeline as that turn's cache
+MGET (:meth:`RedisCache.join_batches`), so under load many requests share one
 round trip. When Redis fails, a per-process counter with the same quotas takes
 over for a second before Redis is tried again: never a 5xx, never unlimited.
 """
@@ -33,14 +34,16 @@ import asyncio
 import hashlib
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.cache import BatchCommand, RedisCache
 from service.config import Settings
 from service.errors import error_response
 from service.logging import get_logger
@@ -64,17 +67,20 @@ LOCAL_MAX_KEYS = 100_000
 # Longer identities (e.g. a subject) are hashed, so a key stays short whatever a token holds.
 _MAX_IDENTITY = 128
 
-# KEYS: counters. ARGV: per counter, "1" to count a hit or "0" to only read, then the
+# KEYS: distinct counters. ARGV: per counter, the hits to add (0 to only read), then the
 # window in ms. Returns count and milliseconds left, per counter. A counter is
 # created with its expiry in the same script, so none can outlive its window.
+# Hits on one key in a batch arrive as one INCRBY (under load, one client's
+# requests of a loop turn): the caller hands each its own count, as if in order.
 _COUNT = """
 local out = {}
 for i, key in ipairs(KEYS) do
+  local hits = tonumber(ARGV[2 * i - 1])
   local window = tonumber(ARGV[2 * i])
   local count
-  if ARGV[2 * i - 1] == '1' then
-    count = redis.call('INCR', key)
-    if count == 1 then redis.call('PEXPIRE', key, window) end
+  if hits > 0 then
+    count = redis.call('INCRBY', key, hits)
+    if count == hits then redis.call('PEXPIRE', key, window) end
   else
     count = tonumber(redis.call('GET', key) or '0')
   end
@@ -97,6 +103,12 @@ class Policy:
     name: str
     quota: int
     window_seconds: int
+    # Built once: every counted response carries it.
+    raw_header: tuple[bytes, bytes] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Encode the ``RateLimit-Policy`` header pair once."""
+        object.__setattr__(self, "raw_header", (b"ratelimit-policy", self.header.encode()))
 
     @property
     def header(self) -> str:
@@ -125,7 +137,14 @@ class Decision:
 
     def raw_headers(self) -> list[tuple[bytes, bytes]]:
         """:meth:`headers` as ASGI header pairs."""
-        return [(k.lower().encode(), v.encode()) for k, v in self.headers().items()]
+        policy = self.policy
+        raw = [
+            policy.raw_header,
+            (b"ratelimit", f'"{policy.name}";r={self.remaining};t={self.reset_seconds}'.encode()),
+        ]
+        if not self.allowed:
+            raw.append((b"retry-after", str(self.reset_seconds).encode()))
+        return raw
 
 
 def _decide(policy: Policy, count: int, left_ms: int, *, counted: bool) -> Decision:
@@ -207,13 +226,22 @@ class RateLimiter:
         self.local = LocalCounters()
         self._timeout = settings.cache_timeout_seconds
         self._redis: Redis | None = None
+        self._cache: RedisCache | None = None
         self._script: Any = None
         self._redis_retry_at = 0.0
-        self._pending: list[tuple[list[_Entry], asyncio.Future[list[int]]]] = []
+        self._pending: _Batch = []
         self._sends: set[asyncio.Task[None]] = set()
 
-    def use_redis(self, client: Redis | None) -> None:
-        """Count in Redis through ``client`` (the cache's, sharing its pool); None: per process."""
+    def use_redis(self, client: Redis | RedisCache | None) -> None:
+        """Count in Redis through ``client``; None: per process.
+
+        Given the cache itself, each loop turn's counts join the cache's batch of
+        reads: one pipeline, one round trip, for both.
+        """
+        self._cache = client if isinstance(client, RedisCache) else None
+        if isinstance(client, RedisCache):
+            client.join_batches(self)
+            client = client.client
         self._redis = client
         self._script = client.register_script(_COUNT) if client is not None else None
 
@@ -255,11 +283,14 @@ class RateLimiter:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[int]] = loop.create_future()
         if not self._pending:
-            loop.call_soon(self._send_batch)
+            if self._cache is not None:
+                self._cache.schedule_batch()  # sent with the cache's reads of the turn
+            else:
+                loop.call_soon(self._send_batch)
         self._pending.append((entries, future))
         try:
-            async with asyncio.timeout(self._timeout):
-                return await future
+            # No timeout of its own: the batch's bounds the wait (and fails every waiter).
+            return await future
         # Any failure, not only Redis's: the limiter must never turn into a 5xx.
         except Exception as error:
             if time.monotonic() >= self._redis_retry_at:
@@ -284,27 +315,85 @@ class RateLimiter:
         self._sends.add(task)
         task.add_done_callback(self._sends.discard)
 
-    async def _send(self, batch: list[tuple[list[_Entry], asyncio.Future[list[int]]]]) -> None:
-        keys: list[str] = []
-        args: list[str | int] = []
-        for entries, _ in batch:
-            for key, window_ms, hit in entries:
-                keys.append(key)
-                args.extend(("1" if hit else "0", window_ms))
+    def take(self) -> BatchCommand | None:
+        """This turn's counts as one EVALSHA for the cache's batch (see :meth:`use_redis`)."""
+        if not self._pending:
+            return None
+        batch, self._pending = self._pending, []
+        counters = _merge(batch)
+        command = ("EVALSHA", self._script.sha, len(counters), *counters, *_arguments(counters))
+
+        def deliver(reply: Any) -> None:
+            if isinstance(reply, NoScriptError):
+                # The server lost its scripts (a restart): EVAL loads it again.
+                task = asyncio.get_running_loop().create_task(self._send(batch))
+                self._sends.add(task)
+                task.add_done_callback(self._sends.discard)
+            else:
+                _resolve(batch, counters, reply)
+
+        return command, deliver
+
+    async def _send(self, batch: _Batch) -> None:
+        counters = _merge(batch)
         try:
             async with asyncio.timeout(self._timeout):
-                values = [int(value) for value in await self._script(keys=keys, args=args)]
-        except Exception as error:  # handed to every waiter; each falls back on its own
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
+                reply = await self._script(keys=list(counters), args=_arguments(counters))
+        # Handed to every waiter, each falls back on its own; a cancellation too, so
+        # no waiter is left without an answer (it has no timeout of its own).
+        except BaseException as error:
+            failure = error if isinstance(error, Exception) else ConnectionError(repr(error))
+            _resolve(batch, counters, failure)
+            if failure is not error:
+                raise
             return
-        start = 0
-        for entries, future in batch:
-            end = start + 2 * len(entries)
-            if not future.done():  # the waiter gave up (its own timeout)
-                future.set_result(values[start:end])
-            start = end
+        _resolve(batch, counters, reply)
+
+
+_Batch = list[tuple[list[_Entry], "asyncio.Future[list[int]]"]]
+
+
+def _merge(batch: _Batch) -> dict[str, list[int]]:
+    """Distinct keys, in first-seen order: [hits, window_ms]; a key's window never varies."""
+    counters: dict[str, list[int]] = {}
+    for entries, _ in batch:
+        for key, window_ms, hit in entries:
+            counter = counters.get(key)
+            if counter is None:
+                counters[key] = [int(hit), window_ms]
+            elif hit:
+                counter[0] += 1
+    return counters
+
+
+def _arguments(counters: dict[str, list[int]]) -> list[int]:
+    args: list[int] = []
+    for hits, window_ms in counters.values():
+        args += (hits, window_ms)
+    return args
+
+
+def _resolve(batch: _Batch, counters: dict[str, list[int]], reply: Any) -> None:
+    """Hand each waiter its counts, or ``reply`` when it is an exception."""
+    if isinstance(reply, BaseException):
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(reply)
+        return
+    # Each waiter's counts, as if the batch's hits had run one by one in order:
+    # a key's final count less its hits is where this batch started on it.
+    position: dict[str, list[int]] = {}
+    for index, (key, (hits, _)) in enumerate(counters.items()):
+        position[key] = [int(reply[2 * index]) - hits, int(reply[2 * index + 1])]
+    for entries, future in batch:
+        result: list[int] = []
+        for key, _, hit in entries:
+            state = position[key]
+            if hit:
+                state[0] += 1
+            result += state
+        if not future.done():  # the waiter is gone (cancelled)
+            future.set_result(result)
 
 
 class RateLimited(HTTPException):

@@ -26,7 +26,7 @@ from redis.asyncio import Redis
 
 from service.config import Settings
 from service.main import create_app
-from service.ratelimit import LocalCounters, client_address, limit_writes
+from service.ratelimit import LocalCounters, RateLimiter, client_address, limit_writes
 from tests.service.conftest import AUTH, make_settings, unavailable
 
 MISSING = "/api/v1/items/4242"  # a read that needs no row: a 404 until limited
@@ -114,6 +114,49 @@ async def test_two_app_instances_share_one_limit(
         # The fourth read of the window, on the instance that has counted only one.
         assert_limited(await second.get(MISSING), "reads", 3, 60)
     assert int(await redis.get(f"{prefix}reads:ip:127.0.0.1") or 0) == 4
+
+
+@pytest.mark.redis
+async def test_hits_on_one_key_in_one_batch_count_as_if_one_by_one(
+    redis: Redis, redis_url: str, prefix: str
+) -> None:
+    # Made in one loop turn, these go to Redis in one script call, a key's hits as one
+    # INCRBY: each caller must still get its own count, in the order the calls were made.
+    limiter = RateLimiter(
+        make_settings(redis_url=redis_url, rate_limit_reads=3, rate_limit_auth_failures=1), prefix
+    )
+    limiter.use_redis(redis)
+    reads = await asyncio.gather(*(limiter.hit(limiter.reads, "ip:a") for _ in range(5)))
+    assert [(d.allowed, d.remaining) for d in reads] == [
+        (True, 2),
+        (True, 1),
+        (True, 0),
+        (False, 0),
+        (False, 0),
+    ]
+    assert int(await redis.get(f"{prefix}reads:ip:a") or 0) == 5
+    # A write reading the failure counter after a failure counted in the same batch sees it.
+    failure, write = await asyncio.gather(
+        limiter.hit(limiter.auth_failures, "ip:b"), limiter.hit_write("ip:b", "b")
+    )
+    assert failure.allowed
+    assert (write.policy.name, write.allowed) == ("auth-failures", False)
+    await limiter.close()
+
+
+@pytest.mark.redis
+async def test_reads_stay_counted_in_redis_after_the_server_forgets_the_script(
+    redis: Redis, redis_url: str, prefix: str, database: str
+) -> None:
+    # Counts ride in the cache's pipeline as EVALSHA; a NOSCRIPT reply (a restarted
+    # Redis) must send them again with EVAL, not drop to the per-process counters.
+    settings = make_settings(database_url=database, redis_url=redis_url, rate_limit_reads=10)
+    async with AsyncExitStack() as stack:
+        client = await started(build(settings, prefix), stack)
+        assert (await client.get(MISSING)).headers["ratelimit"] == '"reads";r=9;t=60'
+        await redis.script_flush()
+        assert (await client.get(MISSING)).headers["ratelimit"] == '"reads";r=8;t=60'
+    assert int(await redis.get(f"{prefix}reads:ip:127.0.0.1") or 0) == 2
 
 
 @pytest.mark.redis
