@@ -1,6 +1,6 @@
 """Serve an ASGI app under the service's production uvicorn settings.
 
-``python -m bench.serve service`` runs ``service.main:create_app`` and
+``python -m bench.serve service`` runs ``service.main:create_server_app`` and
 ``python -m bench.serve bare`` runs :mod:`bench.bare_http_app` and
 ``python -m bench.serve same-work`` runs :mod:`bench.same_work_app`, all on
 ``HOST:PORT`` with the keyword arguments ``python -m service serve`` passes to
@@ -15,7 +15,7 @@ import os
 import sys
 
 APPS = {
-    "service": ("service.main:create_app", True),
+    "service": ("service.main:create_server_app", True),
     "bare": ("bench.bare_http_app:app", False),
     "same-work": ("bench.same_work_app:app", False),
 }

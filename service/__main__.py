@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
-    from service.main import create_app
+    from service.main import create_server_app
 
     if settings.migrate_on_start:
         ready = _against_database(settings, lambda: runner.upgrade(settings))
@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     # factory=True made uvicorn call create_app() -> load_settings() again, a second
     # SSM GetParameters per process.
     uvicorn.run(
-        create_app(settings),
+        create_server_app(settings),
         host=settings.host,
         port=settings.port,
         **UVICORN_OPTIONS,

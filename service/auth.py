@@ -27,7 +27,6 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-import jwt
 from starlette.exceptions import HTTPException
 
 from service.config import Settings
@@ -131,12 +130,22 @@ class SigningKey:
     key: Any  # a cryptography public key object
 
 
+def _jwt() -> Any:
+    """PyJWT, imported on first use: with the default AUTH_MODE=token it is never needed,
+    and its import (with cryptography's) is ~30 ms of every Lambda cold start."""
+    import jwt
+
+    return jwt
+
+
 def parse_jwks(document: Any) -> dict[str, SigningKey]:
     """``kid -> SigningKey`` for the RS256/ES256 signing keys of a JWKS; others are skipped.
 
     A symmetric (``oct``) key, an encryption key (``use: enc``), a key whose
     ``alg`` is not allowed or whose curve is not P-256 is never usable here.
     """
+    jwt = _jwt()
+
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise ValueError("not a JWKS: no 'keys' list")
     keys: dict[str, SigningKey] = {}
@@ -274,6 +283,7 @@ class JwtAuthenticator:
 
     async def verify(self, token: str) -> dict[str, Any]:
         """The claims of a token signed by the issuer, for this audience, valid now."""
+        jwt = _jwt()
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
@@ -295,6 +305,7 @@ class JwtAuthenticator:
         return claims
 
     def _decode(self, token: str, key: SigningKey) -> dict[str, Any]:
+        jwt = _jwt()
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,

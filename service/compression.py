@@ -23,7 +23,7 @@ import zlib
 from collections.abc import Iterable
 
 import anyio.to_thread
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Send
 
 # Below about 1 KiB gzip saves a few hundred bytes at best: not worth the CPU.
 MINIMUM_SIZE = 1024
@@ -154,52 +154,36 @@ def _encoded_headers(
     return result
 
 
-class CompressionMiddleware:
-    """Gzips response bodies of :data:`MINIMUM_SIZE` bytes or more for clients that accept it."""
+class Compression:
+    """Gzip for one response, or only ``Vary``: what the request middleware asks per request.
 
-    def __init__(
-        self, app: ASGIApp, minimum_size: int = MINIMUM_SIZE, level: int = GZIP_LEVEL
-    ) -> None:
-        """Wrap ``app``; bodies under ``minimum_size`` bytes go out as they are."""
-        self.app = app
+    Not an ASGI layer of its own. :class:`service.middleware.RequestContextMiddleware`
+    picks ``Accept-Encoding`` up in its one pass over the request headers and then
+    either wraps the app's ``send`` in :meth:`gzip_send` (the client accepts gzip)
+    or adds ``Vary`` to the response start with :func:`vary_on_encoding`, so
+    compression costs no extra layer on every request.
+    """
+
+    def __init__(self, minimum_size: int = MINIMUM_SIZE, level: int = GZIP_LEVEL) -> None:
+        """Bodies under ``minimum_size`` bytes go out as they are; ``level`` is zlib's."""
         self.minimum_size = minimum_size
         self.level = level
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Negotiate from the request headers, then rewrite the response on its way out."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        values = [value for name, value in scope["headers"] if name == b"accept-encoding"]
-        if values and accepts_gzip(values):
-            await self.app(scope, receive, _GzipSend(send, True, self.minimum_size, self.level))
-        else:
-            # Nothing to decide from the body: only Vary to add (the common, cheap path).
-            await self.app(scope, receive, _VarySend(send))
+    def gzip_send(self, send: Send) -> Send:
+        """``send`` for a client that accepts gzip: compresses the response if worth it."""
+        return _GzipSend(send, self.minimum_size, self.level)
 
 
-class _VarySend:
-    """The ``send`` of a response to a client that takes no gzip: adds ``Vary``, nothing else."""
-
-    __slots__ = ("send",)
-
-    def __init__(self, send: Send) -> None:
-        self.send = send
-
-    async def __call__(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            headers = message.get("headers") or []
-            if _is_compressible(message["status"], headers):
-                message = {**message, "headers": _with_vary(headers)}
-        await self.send(message)
+def vary_on_encoding(status: int, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The response headers for a client that takes no gzip: ``Vary`` added if it could have."""
+    return _with_vary(headers) if _is_compressible(status, headers) else headers
 
 
 class _GzipSend:
     """The ``send`` of one response: holds back its start until the first body chunk."""
 
-    def __init__(self, send: Send, gzip_ok: bool, minimum_size: int, level: int) -> None:
+    def __init__(self, send: Send, minimum_size: int, level: int) -> None:
         self.send = send
-        self.gzip_ok = gzip_ok
         self.minimum_size = minimum_size
         self.level = level
         self.start: Message | None = None
@@ -230,13 +214,7 @@ class _GzipSend:
             self.passthrough = True
             await self.send(message)
             return
-        message = {**message, "headers": _with_vary(headers)}
-        if not self.gzip_ok:
-            # Nothing to decide from the body: stream it through untouched.
-            self.passthrough = True
-            await self.send(message)
-            return
-        self.start = message
+        self.start = {**message, "headers": _with_vary(headers)}
 
     async def _on_first_body(self, message: Message, start: Message) -> None:
         self.start = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import json
 import logging
 import sys
@@ -17,6 +19,9 @@ request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 # Whether INFO lines (the access log) are written; set by configure_logging.
 _access_log_enabled = True
+# Access log lines of the current event-loop turn, when batched (batch_access_log).
+_pending_access_lines: list[str] = []
+_batch_access_log = False
 
 
 def _add_request_id(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
@@ -142,8 +147,45 @@ def write_access_log(
         f'"duration_ms": {float(duration_ms)!r}, "request_id": {_json_string(request_id)}, '
         f'"event": "request", "level": "info", "ts": "{_utc_timestamp()}"}}\n'
     )
+    if _batch_access_log:
+        if not _pending_access_lines:
+            try:
+                asyncio.get_running_loop().call_soon(flush_access_log)
+            except RuntimeError:  # no loop running (a plain call): write it now
+                _write(line)
+                return
+        _pending_access_lines.append(line)
+        return
+    _write(line)
+
+
+def batch_access_log() -> None:
+    """Write access log lines once per event-loop turn instead of once per request.
+
+    For a long-running server (``python -m service serve``): a loop turn under
+    load finishes several requests, and their lines go out in one ``write``
+    instead of one system call each. The lines are written when the loop next
+    turns (microseconds later) and at interpreter exit; only a process killed
+    outright within that turn loses them. Not for Lambda, whose loop stops
+    between invocations: there every line is written at once.
+    """
+    global _batch_access_log
+    if not _batch_access_log:
+        _batch_access_log = True
+        atexit.register(flush_access_log)
+
+
+def flush_access_log() -> None:
+    """Write the access log lines batched so far (nothing when there are none)."""
+    if _pending_access_lines:
+        text = "".join(_pending_access_lines)
+        _pending_access_lines.clear()
+        _write(text)
+
+
+def _write(text: str) -> None:
     stream = sys.stdout
-    stream.write(line)
+    stream.write(text)
     stream.flush()
 
 

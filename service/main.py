@@ -14,13 +14,13 @@ from starlette.responses import Response
 from service import error_tracking
 from service.auth import create_authenticator
 from service.cache import RedisCache, create_cache
-from service.compression import CompressionMiddleware
+from service.compression import Compression
 from service.config import Settings, load_settings
 from service.db import create_engine, create_sessionmaker
 from service.errors import error_response, install_error_handlers
 from service.health import install_health_routes
 from service.items.router import install_item_routes
-from service.logging import configure_logging
+from service.logging import batch_access_log, configure_logging
 from service.middleware import RequestContextMiddleware
 from service.ratelimit import RateLimiter, RateLimitMiddleware
 
@@ -47,6 +47,12 @@ class EnvelopeCORSMiddleware(CORSMiddleware):
         return error_response(
             400, f"{reason}: preflight refused", code="cors_rejected", headers=headers
         )
+
+
+def create_server_app(settings: Settings | None = None) -> FastAPI:
+    """The app as a long-running server (uvicorn) runs it: see :func:`batch_access_log`."""
+    batch_access_log()
+    return create_app(settings)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -108,9 +114,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID"],
             max_age=600,
         )
-    # Inside the request context (so HEAD, rewritten to GET there, gets the headers
-    # and Content-Length of the gzipped GET) and outside CORS (whose Vary it merges).
-    app.add_middleware(CompressionMiddleware)
-    # Added last, so it is the outermost layer and sees every response (CORS too).
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    # Added last, so it is the outermost layer and sees every response (CORS too). It
+    # also compresses (outside CORS, whose Vary it merges): no layer of its own for that.
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        compression=Compression(),
+    )
     return app

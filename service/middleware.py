@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: request id, access log, security headers, body limit, HEAD, 500s.
+"""Pure ASGI middleware: request id, access log, security headers, body limit, HEAD, 500s,
+and the choice between gzip and ``Vary`` (service.compression does the compressing).
 
 One middleware does all of them so each request pays for a single extra ASGI
 layer and a single pass over the request headers.
@@ -6,7 +7,7 @@ layer and a single pass over the request headers.
 
 from __future__ import annotations
 
-import os
+import random
 import re
 import time
 
@@ -14,6 +15,7 @@ import structlog
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.compression import Compression, accepts_gzip, vary_on_encoding
 from service.error_tracking import capture_request_error
 from service.errors import error_response
 from service.logging import request_id_var, write_access_log
@@ -54,10 +56,20 @@ def _content_length(value: bytes) -> int | None:
 class RequestContextMiddleware:
     """Tags each HTTP request with an id, secures, limits and logs it."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
-        """Wrap ``app``; request bodies over ``max_body_bytes`` get a 413 envelope."""
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        compression: Compression | None = None,
+    ) -> None:
+        """Wrap ``app``; request bodies over ``max_body_bytes`` get a 413 envelope.
+
+        With ``compression``, the app's responses are gzipped for clients that accept
+        it, and carry ``Vary: Accept-Encoding`` either way when they could be.
+        """
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.compression = compression
         self._error_log = structlog.get_logger().bind(component="errors")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -71,6 +83,7 @@ class RequestContextMiddleware:
         https = scope.get("scheme") == "https"
         content_length: int | None = None
         chunked = False
+        accept_encoding: list[bytes] | None = None
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 request_id = value.decode("latin-1")
@@ -81,9 +94,13 @@ class RequestContextMiddleware:
                 content_length = _content_length(value)
             elif name == b"transfer-encoding":
                 chunked = True
+            elif name == b"accept-encoding":
+                accept_encoding = [value] if accept_encoding is None else [*accept_encoding, value]
         if request_id is None or not _VALID_REQUEST_ID.fullmatch(request_id):
-            # 128 random bits as hex, like uuid4().hex without building a UUID object.
-            request_id = os.urandom(16).hex()
+            # 128 random bits as hex, like uuid4().hex but from the process's seeded
+            # generator (reseeded after a fork): an id to correlate, not a secret, and
+            # os.urandom would be a system call on every request.
+            request_id = f"{random.getrandbits(128):032x}"
         token = request_id_var.set(request_id)
 
         extra_headers = [(b"x-request-id", request_id.encode("ascii")), *SECURITY_HEADERS]
@@ -91,13 +108,21 @@ class RequestContextMiddleware:
             extra_headers.append(HSTS_HEADER)
         status = 500
         response_started = False
+        compression = self.compression
+        gzip = compression is not None and accept_encoding is not None
+        gzip = gzip and accepts_gzip(accept_encoding or ())
+        # Compression's cheap, common path: the client takes no gzip, only Vary to add.
+        vary = compression is not None and not gzip
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), *extra_headers]
+                headers = message.get("headers") or []
+                if vary:
+                    headers = vary_on_encoding(status, headers)
+                message["headers"] = [*headers, *extra_headers]
             await send(message)
 
         method = scope["method"]
@@ -119,7 +144,9 @@ class RequestContextMiddleware:
         try:
             if content_length is not None and content_length > limit:
                 raise RequestBodyTooLarge(limit)
-            await self.app(scope, receive, reply)
+            # Inside HEAD's body removal, so HEAD gets the gzipped GET's headers and length.
+            app_send = compression.gzip_send(reply) if gzip and compression else reply
+            await self.app(scope, receive, app_send)
         except RequestBodyTooLarge as error:
             if response_started:
                 raise

@@ -13,8 +13,9 @@ import pytest
 from starlette.types import Message, Receive, Scope, Send
 
 from service import compression
-from service.compression import CompressionMiddleware, accepts_gzip
+from service.compression import Compression, accepts_gzip
 from service.config import Settings
+from service.middleware import SECURITY_HEADERS, RequestContextMiddleware
 from tests.service.conftest import AUTH, make_settings, open_client
 
 JSON_BODY = json.dumps([{"id": n, "name": f"item {n}", "price": "9.99"} for n in range(100)])
@@ -77,7 +78,7 @@ def response_app(
 
 
 async def call(app: Any, accept_encoding: str | None = "gzip") -> list[Message]:
-    """Run one GET through ``CompressionMiddleware(app)``; return the messages sent."""
+    """Run one GET through the request middleware with compression; return the messages sent."""
     headers = [] if accept_encoding is None else [(b"accept-encoding", accept_encoding.encode())]
     scope = {"type": "http", "method": "GET", "path": "/", "headers": headers}
     sent: list[Message] = []
@@ -88,8 +89,15 @@ async def call(app: Any, accept_encoding: str | None = "gzip") -> list[Message]:
     async def send(message: Message) -> None:
         sent.append(message)
 
-    await CompressionMiddleware(app)(scope, receive, send)
+    await RequestContextMiddleware(app, compression=Compression())(scope, receive, send)
+    # The request context's own headers (request id, security headers) are not compression's.
+    for message in sent:
+        if message["type"] == "http.response.start":
+            message["headers"] = [h for h in message["headers"] if h[0] not in CONTEXT_HEADERS]
     return sent
+
+
+CONTEXT_HEADERS = {b"x-request-id", *(name for name, _ in SECURITY_HEADERS)}
 
 
 def header(message: Message, name: bytes) -> list[bytes]:
