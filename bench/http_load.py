@@ -11,8 +11,8 @@ cache, so its get-by-id is a database read). Each endpoint is loaded with
 ``wrk`` at 32 connections; the runs alternate (bare, service, same-work) so
 machine noise hits all alike, and for each side the best of the rounds is kept
 (the run least disturbed by other work on the machine). Around each run on a
-server that uses PostgreSQL, the database's ``pg_stat_database.sessions``
-counter gives the connections that run opened (steady load should open none).
+server that uses PostgreSQL, a watch on ``pg_stat_activity`` counts the
+connections that run opened (steady load should open none).
 
 Run ``python -m bench.http_load`` (``--help``), or call :func:`measure_http`.
 """
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import re
 import secrets
@@ -51,9 +52,8 @@ DEFAULT_WARMUP = 2.0
 DEFAULT_ROUNDS = 3
 SEED_ITEMS = 1000
 START_TIMEOUT_SECONDS = 30.0
-# A backend publishes its counters (pg_stat_database.sessions among them) at most
-# once a second, within a second of going idle: wait that long before reading them.
-STATS_FLUSH_SECONDS = 1.2
+# How often a run's new PostgreSQL backends are looked for (ConnectionWatch).
+POLL_SECONDS = 0.05
 ProgressFn = Callable[[str], None]
 
 
@@ -488,37 +488,79 @@ def service_environment(database_url: str, redis_url: str, token: str) -> dict[s
     return env
 
 
-class SessionCounter:
-    """Reads how many connections PostgreSQL has accepted to one database so far.
+class ConnectionWatch:
+    """Counts the PostgreSQL connections opened to one database while a load run lasts.
 
-    From ``pg_stat_database.sessions``, read over a connection to the admin
-    database, so that reading it does not count.
+    A thread polls ``pg_stat_activity`` every :data:`POLL_SECONDS` during the
+    run, and once at its end, for backends of the database that started after
+    the run did; the count is how many distinct ones it saw. Every connection
+    still open at the end is counted exactly, and so is pool churn (a
+    connection opened and closed per request is seen at some poll: under load
+    they come by the hundred). It reads over a connection to the admin
+    database, so reading does not count.
+
+    Not ``pg_stat_database.sessions``: a backend publishes that counter when it
+    next flushes its statistics, which PostgreSQL 15+ may put off by 10 s
+    (``PGSTAT_IDLE_INTERVAL``) after a flush it could not finish or that came
+    within a second of the last, so a connection opened during the warm-up
+    could be counted in the run after it.
     """
 
     def __init__(self, admin_url: str, database_url: str) -> None:
-        """Count sessions of ``database_url``'s database, reading through ``admin_url``."""
+        """Watch ``database_url``'s database, reading through ``admin_url``."""
         from sqlalchemy.engine import make_url
 
         self.dsn = make_url(admin_url).set(drivername="postgresql").render_as_string(False)
         self.database = make_url(database_url).database
 
-    async def _read(self) -> int:
+    def during(self, run: Callable[[], LoadResult]) -> tuple[LoadResult, int]:
+        """``run()``'s result and the connections opened to the database meanwhile."""
+        import threading
+
+        started = threading.Event()
+        stop = threading.Event()
+        seen: set[tuple[int, Any]] = set()
+        failure: list[BaseException] = []
+
+        def watch() -> None:
+            try:
+                asyncio.run(self._watch(started, stop, seen))
+            except BaseException as error:  # reported on the caller's thread
+                failure.append(error)
+                started.set()
+
+        thread = threading.Thread(target=watch, name="connection-watch", daemon=True)
+        thread.start()
+        started.wait()
+        try:
+            result = run()
+        finally:
+            stop.set()
+            thread.join()
+        if failure:
+            raise BenchmarkError(f"watching PostgreSQL connections failed: {failure[0]}")
+        return result, len(seen)
+
+    async def _watch(self, started: Any, stop: Any, seen: set[tuple[int, Any]]) -> None:
         import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 
         connection = await asyncpg.connect(self.dsn)
         try:
-            value = await connection.fetchval(
-                "SELECT sessions FROM pg_stat_database WHERE datname = $1", self.database
+            since = await connection.fetchval("SELECT clock_timestamp()")
+            started.set()
+            query = (
+                "SELECT pid, backend_start FROM pg_stat_activity "
+                "WHERE datname = $1 AND backend_start > $2"
             )
+            while True:
+                last = stop.is_set()  # one more look after the run ended
+                for row in await connection.fetch(query, self.database, since):
+                    seen.add((row["pid"], row["backend_start"]))
+                if last:
+                    return
+                await asyncio.sleep(POLL_SECONDS)
         finally:
             await connection.close()
-        return int(value or 0)
-
-    def read(self, *, settle: bool = True) -> int:
-        """The counter; with ``settle``, after waiting for busy backends to publish theirs."""
-        if settle:
-            time.sleep(STATS_FLUSH_SECONDS)
-        return asyncio.run(self._read())
 
 
 def _best(results: list[LoadResult]) -> LoadResult:
@@ -531,6 +573,59 @@ def _event_loop_name() -> str:
     except ImportError:
         return "asyncio"
     return "uvloop"
+
+
+def _compare(
+    endpoint: Endpoint,
+    script: Path | None,
+    wrk: str,
+    servers: tuple[Server, Server, Server],
+    connections: ConnectionWatch,
+    duration: float,
+    rounds: int,
+    say: ProgressFn,
+) -> Comparison:
+    """Interleaved rounds of one endpoint: bare, service and (if it has one) same-work runs."""
+    bare, app, same_work = servers
+    baseline_runs: list[LoadResult] = []
+    service_runs: list[LoadResult] = []
+    same_work_runs: list[LoadResult] = []
+    service_opened: list[int] = []
+    same_work_opened: list[int] = []
+    for index in range(1, rounds + 1):
+        baseline_runs.append(run_wrk(wrk, bare.base_url + "/", duration))
+        result, opened = connections.during(
+            functools.partial(run_wrk, wrk, app.base_url + endpoint.path, duration, script)
+        )
+        service_runs.append(result)
+        service_opened.append(opened)
+        line = (
+            f"  {endpoint.label:<36} round {index}/{rounds}: "
+            f"service {service_runs[-1].requests_per_second:8.0f} req/s "
+            f"(+{service_opened[-1]} conns), "
+            f"bare {baseline_runs[-1].requests_per_second:8.0f} req/s"
+        )
+        if endpoint.same_work:
+            result, opened = connections.during(
+                functools.partial(
+                    run_wrk, wrk, same_work.base_url + endpoint.path, duration, script
+                )
+            )
+            same_work_runs.append(result)
+            same_work_opened.append(opened)
+            line += (
+                f", same-work {same_work_runs[-1].requests_per_second:8.0f} req/s "
+                f"(+{same_work_opened[-1]} conns)"
+            )
+        say(line)
+    return Comparison(
+        endpoint,
+        _best(service_runs),
+        _best(baseline_runs),
+        same_work=_best(same_work_runs) if same_work_runs else None,
+        service_connections=max(service_opened),
+        same_work_connections=max(same_work_opened, default=0),
+    )
 
 
 def measure_http(
@@ -563,7 +658,7 @@ def measure_http(
             "/api/v1/items?limit=1",
         ) as same_work,
     ):
-        sessions = SessionCounter(admin_url, database_url)
+        connections = ConnectionWatch(admin_url, database_url)
         scripts = {
             "post": post_script(Path(tmp), token),
             "random-item": random_item_script(Path(tmp)),
@@ -582,42 +677,16 @@ def measure_http(
             run_wrk(wrk, app.base_url + endpoint.path, warmup, script)
             if endpoint.same_work:
                 run_wrk(wrk, same_work.base_url + endpoint.path, warmup, script)
-            baseline_runs: list[LoadResult] = []
-            service_runs: list[LoadResult] = []
-            same_work_runs: list[LoadResult] = []
-            service_opened: list[int] = []
-            same_work_opened: list[int] = []
-            for index in range(1, rounds + 1):
-                baseline_runs.append(run_wrk(wrk, bare.base_url + "/", duration))
-                # The bare run gave the warm-up's backends time to publish: no wait here.
-                before = sessions.read(settle=False)
-                service_runs.append(run_wrk(wrk, app.base_url + endpoint.path, duration, script))
-                after = sessions.read()
-                service_opened.append(after - before)
-                line = (
-                    f"  {endpoint.label:<36} round {index}/{rounds}: "
-                    f"service {service_runs[-1].requests_per_second:8.0f} req/s "
-                    f"(+{service_opened[-1]} conns), "
-                    f"bare {baseline_runs[-1].requests_per_second:8.0f} req/s"
-                )
-                if endpoint.same_work:
-                    same_work_runs.append(
-                        run_wrk(wrk, same_work.base_url + endpoint.path, duration, script)
-                    )
-                    same_work_opened.append(sessions.read() - after)
-                    line += (
-                        f", same-work {same_work_runs[-1].requests_per_second:8.0f} req/s "
-                        f"(+{same_work_opened[-1]} conns)"
-                    )
-                say(line)
             comparisons.append(
-                Comparison(
+                _compare(
                     endpoint,
-                    _best(service_runs),
-                    _best(baseline_runs),
-                    same_work=_best(same_work_runs) if same_work_runs else None,
-                    service_connections=max(service_opened),
-                    same_work_connections=max(same_work_opened, default=0),
+                    script,
+                    wrk,
+                    (bare, app, same_work),
+                    connections,
+                    duration,
+                    rounds,
+                    say,
                 )
             )
         for server in (app, same_work):
