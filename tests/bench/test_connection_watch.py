@@ -9,6 +9,7 @@ import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 import pytest
 from sqlalchemy.engine import make_url
 
+from bench import http_load
 from bench.http_load import ConnectionWatch, LoadResult
 from tests.service.conftest import throwaway_database, unavailable
 
@@ -88,3 +89,25 @@ async def test_churn_is_seen_though_each_connection_is_short_lived(database: str
     loop = asyncio.get_running_loop()
     _, opened = await asyncio.to_thread(watch(database).during, run)
     assert opened >= 1
+
+
+class ScriptedWatch:
+    """A ConnectionWatch stand-in whose runs open the given numbers of connections."""
+
+    def __init__(self, opens: list[int]) -> None:
+        self.opens = opens
+        self.runs = 0
+
+    def during(self, run: object) -> tuple[LoadResult, int]:
+        self.runs += 1
+        return RESULT, self.opens.pop(0)
+
+
+@pytest.mark.parametrize(
+    ("opens", "runs"),
+    [([0], 1), ([15, 2, 0], 3), ([3] * http_load.MAX_WARMUPS, http_load.MAX_WARMUPS)],
+)
+def test_warm_up_repeats_until_the_pool_stops_growing(opens: list[int], runs: int) -> None:
+    watch = ScriptedWatch(list(opens))
+    http_load._warm_up(watch, "wrk", "http://127.0.0.1:1/", 0.1, None)  # type: ignore[arg-type]
+    assert watch.runs == runs
