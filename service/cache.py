@@ -203,6 +203,9 @@ class RedisCache:
         rest of a cached request, into one; a read alone waits one loop turn.
         A read that joins a batch was made before the batch was sent, so it
         never sees a value older than a DEL that completed before it started.
+        The batch's own timeout bounds every read in it (a failed or timed-out
+        batch fails each of its readers), so a read has no timer of its own:
+        one per read scheduled and cancelled a loop timer on every request.
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bytes | None] = loop.create_future()
@@ -211,8 +214,7 @@ class RedisCache:
             loop.call_soon(self._send_batch)
         self._pending.setdefault(key, []).append(future)
         try:
-            async with asyncio.timeout(self._timeout):
-                return await future
+            return await future
         except (RedisError, OSError, TimeoutError) as error:
             _warn("get", key, error)
             return None
