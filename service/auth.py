@@ -131,8 +131,10 @@ class SigningKey:
 
 
 def _jwt() -> Any:
-    """PyJWT, imported on first use: with the default AUTH_MODE=token it is never needed,
-    and its import (with cryptography's) is ~30 ms of every Lambda cold start."""
+    """PyJWT, imported on first use: AUTH_MODE=token (the default) never needs it.
+
+    Its import, with cryptography's, is ~30 ms of every Lambda cold start.
+    """
     import jwt
 
     return jwt
