@@ -69,6 +69,17 @@ def as_list(value: object) -> list[Any]:
     return [value]
 
 
+def postgres_parameters(props: Mapping[str, Any]) -> dict[str, str] | None:
+    """A PostgreSQL parameter group's ``name -> value``; None for another engine's group."""
+    if not str(props.get("family") or "").startswith("postgres"):
+        return None
+    return {
+        str(item.get("name")): str(item.get("value"))
+        for item in as_list(props.get("parameters"))
+        if isinstance(item, Mapping)
+    }
+
+
 def iter_strings(value: object) -> Iterator[str]:
     """Every string anywhere inside a nested property value."""
     if isinstance(value, str):

@@ -23,6 +23,7 @@ from infra.policies.base import (
     as_list,
     is_production,
     number,
+    postgres_parameters,
     resource_check,
     resource_policy,
     stack_check,
@@ -95,13 +96,9 @@ def _rds_parameters(
     props: Mapping[str, Any], _name: str, fail: Fail, _args: ResourceValidationArgs
 ) -> None:
     """B9: a PostgreSQL parameter group forces TLS."""
-    if not str(props.get("family") or "").startswith("postgres"):
+    values = postgres_parameters(props)
+    if values is None:
         return
-    values = {
-        str(item.get("name")): str(item.get("value"))
-        for item in as_list(props.get("parameters"))
-        if isinstance(item, Mapping)
-    }
     if values.get("rds.force_ssl") != "1":
         fail("rds.force_ssl is not 1", 'add the parameter rds.force_ssl = "1"')
 

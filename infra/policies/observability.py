@@ -23,6 +23,7 @@ from infra.policies.base import (
     is_production,
     number,
     policy_statements,
+    postgres_parameters,
     principals,
     resource_check,
     resource_policy,
@@ -145,13 +146,9 @@ def _rds_logging(
     props: Mapping[str, Any], _name: str, fail: Fail, args: ResourceValidationArgs
 ) -> None:
     """B19: PostgreSQL logs slow statements, DDL and lock waits (CKV2_AWS_30)."""
-    if not str(props.get("family") or "").startswith("postgres"):
+    values = postgres_parameters(props)
+    if values is None:
         return
-    values = {
-        str(item.get("name")): str(item.get("value"))
-        for item in as_list(props.get("parameters"))
-        if isinstance(item, Mapping)
-    }
     duration = number(values.get("log_min_duration_statement"))
     if duration is None or duration < 0:
         fail(
